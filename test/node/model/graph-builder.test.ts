@@ -56,8 +56,8 @@ describe("float16", () => {
     expect(toHalfBits(2 ** -26)).toBe(0x0000);
     const xs = Float32Array.from({ length: 1000 }, (_, i) => (i - 500) * 0.0137);
     const back = Array.from(float32ToFloat16(xs), halfBitsToFloat);
-    back.forEach((v, i) =>
-      expect(Math.abs(v - xs[i])).toBeLessThanOrEqual(Math.abs(xs[i]) * 2 ** -11 + 2 ** -25),
-    );
+    for (let i = 0; i < xs.length; i++) {
+      expect(Math.abs(back[i] - xs[i])).toBeLessThanOrEqual(Math.abs(xs[i]) * 2 ** -11 + 2 ** -25);
+    }
   });
 });
