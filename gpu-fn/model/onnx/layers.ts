@@ -1,0 +1,218 @@
+/**
+ * Shared transformer layers emitted op by op: linear, RMSNorm, SiLU/SwiGLU, rotary embedding and attention.
+ * Each layer has two forms: `fused` (opset-23 RMSNormalization / RotaryEmbedding / Attention, which have CPU and
+ * CUDA kernels in ONNX Runtime 1.30) and decomposed into elementary ops (a readable reference and a fallback).
+ * Value names flow through return values; `name` prefixes follow checkpoint keys.
+ */
+
+import type { WeightSource } from "../weights";
+import type { GraphBuilder } from "./graph-builder";
+import { float } from "./graph-builder";
+
+export type ComputeType = "float32" | "float16";
+
+export interface LayerOptions {
+  /** Node name prefix, e.g. "layers.3.attention". */
+  name: string;
+  /** Use the opset-23 fused op instead of elementary ops. */
+  fused: boolean;
+}
+
+/** ONNX TensorProto data types used for Cast `to` attributes. */
+export const CAST_TO: Record<ComputeType, number> = { float32: 1, float16: 10 };
+
+export function cast(g: GraphBuilder, x: string, to: ComputeType, name: string): string {
+  return g.op("Cast", [x], { to: CAST_TO[to] }, { name });
+}
+
+/**
+ * Reads PyTorch Linear weights `[out, in]` for one or more keys (e.g. q, k, v) and writes them as one
+ * `[in, sum(out)]` initializer, so the graph multiplies `x @ W` without a Transpose and fused projections are
+ * one GEMM. Holds one tensor set (≤ a few hundred MB for the real model) in memory at a time.
+ */
+export async function linearWeight(
+  g: GraphBuilder,
+  weights: WeightSource,
+  keys: string[],
+  name: string,
+  storeAs: ComputeType,
+): Promise<string> {
+  const parts: { data: Float32Array; out: number }[] = [];
+  let inDim = -1;
+  for (const key of keys) {
+    const [out, inp] = weights.info(key).shape;
+    if (inDim >= 0 && inp !== inDim)
+      throw new Error(`${key}: input size ${inp} differs from ${keys[0]} (${inDim})`);
+    inDim = inp;
+    parts.push({ data: await weights.readF32(key), out });
+  }
+  const total = parts.reduce((n, p) => n + p.out, 0);
+  const t = new Float32Array(inDim * total);
+  let col = 0;
+  for (const { data, out } of parts) {
+    for (let o = 0; o < out; o++) {
+      const row = o * inDim;
+      for (let i = 0; i < inDim; i++) t[i * total + col + o] = data[row + i];
+    }
+    col += out;
+  }
+  return g.weight(name, [inDim, total], t, storeAs);
+}
+
+/** A 1-D parameter (bias, norm gain, pad token) read and stored as `storeAs`. */
+export async function vectorWeight(
+  g: GraphBuilder,
+  weights: WeightSource,
+  key: string,
+  storeAs: ComputeType,
+  dims?: number[],
+): Promise<string> {
+  return g.weight(key, dims ?? weights.info(key).shape, await weights.readF32(key), storeAs);
+}
+
+/** y = x @ W (+ b); W is `[in, out]` from `linearWeight`. */
+export function linear(g: GraphBuilder, x: string, w: string, b: string | null, name: string): string {
+  const y = g.op("MatMul", [x, w], {}, { name });
+  return b ? g.op("Add", [y, b], {}, { name }) : y;
+}
+
+/** RMSNorm over the last axis: x * rsqrt(mean(x²) + eps) * w, statistics in fp32. */
+export function rmsNorm(g: GraphBuilder, x: string, w: string, eps: number, o: LayerOptions): string {
+  if (o.fused) {
+    return g.op(
+      "RMSNormalization",
+      [x, w],
+      { axis: -1, epsilon: float(eps), stash_type: 1 },
+      { name: o.name },
+    );
+  }
+  const ms = g.op("ReduceMean", [g.op("Mul", [x, x], {}, o), g.ints([-1])], { keepdims: 1 }, o);
+  const inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [ms, g.scalar(eps)], {}, o)], {}, o)], {}, o);
+  return g.op("Mul", [g.op("Mul", [x, inv], {}, o), w], {}, o);
+}
+
+/** LayerNorm over the last axis without affine parameters (ones scale, no bias). */
+export function layerNormNoAffine(
+  g: GraphBuilder,
+  x: string,
+  dim: number,
+  eps: number,
+  name: string,
+): string {
+  const ones = g.constant("float32", new Array(dim).fill(1), [dim]);
+  return g.op("LayerNormalization", [x, ones], { axis: -1, epsilon: float(eps), stash_type: 1 }, { name });
+}
+
+export function silu(g: GraphBuilder, x: string, name: string): string {
+  return g.op("Mul", [x, g.op("Sigmoid", [x], {}, { name })], {}, { name });
+}
+
+/** SwiGLU FFN: w2(silu(x w1) * (x w3)); `w13` is the fused `[in, 2*hidden]` gate|up weight. */
+export function swiGluFfn(g: GraphBuilder, x: string, w13: string, w2: string, name: string): string {
+  const [gate, up] = g.opN(
+    "Split",
+    [linear(g, x, w13, null, `${name}.w13`)],
+    { axis: -1, num_outputs: 2 },
+    {
+      name,
+      outputs: 2,
+    },
+  );
+  return linear(g, g.op("Mul", [silu(g, gate, name), up], {}, { name }), w2, null, `${name}.w2`);
+}
+
+export interface RotaryOptions extends LayerOptions {
+  numHeads: number;
+  headDim: number;
+  /** true: pairs (x[2m], x[2m+1]) (GPT-J / complex); false: rotate-half pairs (x[m], x[m+d/2]). */
+  interleaved: boolean;
+}
+
+/**
+ * Rotary embedding of x `(B, S, heads*headDim)` with per-token tables `cos`, `sin` of shape `(B, S, headDim/2)`
+ * (the whole head is rotated). The fused form is opset-23 RotaryEmbedding without position_ids.
+ */
+export function rotary(g: GraphBuilder, x: string, cos: string, sin: string, o: RotaryOptions): string {
+  if (o.fused) {
+    return g.op(
+      "RotaryEmbedding",
+      [x, cos, sin],
+      { interleaved: o.interleaved ? 1 : 0, num_heads: o.numHeads },
+      { name: o.name },
+    );
+  }
+  const half = o.headDim / 2;
+  // (B, S, H, 2, half) for rotate-half, (B, S, H, half, 2) for interleaved.
+  const shape = o.interleaved ? [0, 0, o.numHeads, half, 2] : [0, 0, o.numHeads, 2, half];
+  const xr = g.op("Reshape", [x, g.ints(shape)], {}, o);
+  const pairAxis = o.interleaved ? 4 : 3;
+  const [a, b] = g.opN("Split", [xr], { axis: pairAxis, num_outputs: 2 }, { ...o, outputs: 2 });
+  // cos/sin (B, S, half) -> (B, S, 1, half[, 1]) / (B, S, 1, 1, half)
+  const tableShape = o.interleaved ? [0, 0, 1, half, 1] : [0, 0, 1, 1, half];
+  const c = g.op("Reshape", [cos, g.ints(tableShape)], {}, o);
+  const s = g.op("Reshape", [sin, g.ints(tableShape)], {}, o);
+  const ra = g.op("Sub", [g.op("Mul", [a, c], {}, o), g.op("Mul", [b, s], {}, o)], {}, o);
+  const rb = g.op("Add", [g.op("Mul", [a, s], {}, o), g.op("Mul", [b, c], {}, o)], {}, o);
+  const joined = g.op("Concat", [ra, rb], { axis: pairAxis }, o);
+  return g.op("Reshape", [joined, g.ints([0, 0, -1])], {}, o);
+}
+
+export interface AttentionOptions extends LayerOptions {
+  numHeads: number;
+  headDim: number;
+}
+
+/**
+ * Non-causal multi-head attention of q, k, v `(B, S, heads*headDim)` with scale 1/sqrt(headDim) and an optional
+ * boolean key mask `(B, 1, 1, T)` (true = attend). The fused form is opset-23 Attention.
+ */
+export function attention(
+  g: GraphBuilder,
+  q: string,
+  k: string,
+  v: string,
+  mask: string | null,
+  o: AttentionOptions,
+): string {
+  if (o.fused) {
+    // ORT's CPU kernel needs the mask's query axis materialised: (B, 1, 1, T) -> (B, 1, S, T).
+    const full = mask ? g.op("Expand", [mask, keyQueryShape(g, q, k, o.name)], {}, o) : null;
+    const inputs = full ? [q, k, v, full] : [q, k, v];
+    return g.op("Attention", inputs, { q_num_heads: o.numHeads, kv_num_heads: o.numHeads }, { name: o.name });
+  }
+  const heads = (x: string) =>
+    g.op(
+      "Transpose",
+      [g.op("Reshape", [x, g.ints([0, 0, o.numHeads, o.headDim])], {}, o)],
+      { perm: [0, 2, 1, 3] },
+      o,
+    );
+  const kt = g.op(
+    "Transpose",
+    [g.op("Reshape", [k, g.ints([0, 0, o.numHeads, o.headDim])], {}, o)],
+    { perm: [0, 2, 3, 1] },
+    o,
+  );
+  let scores = g.op(
+    "Mul",
+    [g.op("MatMul", [heads(q), kt], {}, o), g.scalar(1 / Math.sqrt(o.headDim))],
+    {},
+    o,
+  );
+  if (mask) {
+    const bias = g.op("Where", [mask, g.scalar(0), g.scalar(Number.NEGATIVE_INFINITY)], {}, o);
+    scores = g.op("Add", [scores, bias], {}, o);
+  }
+  const probs = g.op("Softmax", [scores], { axis: -1 }, o);
+  const ctx = g.op("Transpose", [g.op("MatMul", [probs, heads(v)], {}, o)], { perm: [0, 2, 1, 3] }, o);
+  return g.op("Reshape", [ctx, g.ints([0, 0, -1])], {}, o);
+}
+
+/** Shape (B, 1, S_q, T) as a tensor, from q (B, S_q, *) and k (B, T, *). */
+function keyQueryShape(g: GraphBuilder, q: string, k: string, name: string): string {
+  const qs = g.op("Shape", [q], { start: 0, end: 2 }, { name });
+  const ks = g.op("Shape", [k], { start: 1, end: 2 }, { name });
+  const b = g.op("Slice", [qs, g.ints([0]), g.ints([1])], {}, { name });
+  const s = g.op("Slice", [qs, g.ints([1]), g.ints([2])], {}, { name });
+  return g.op("Concat", [b, g.ints([1]), s, ks], { axis: 0 }, { name });
+}
