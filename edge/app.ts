@@ -1,0 +1,65 @@
+/**
+ * The edge application, built from small route modules.
+ *
+ * Order of a request: request context (id, served images) -> 405 detection -> EXTENSIONS (auth, rate limit,
+ * metering, idempotency: see `AppExtension`) -> routes. Extensions are installed before the public routes, so
+ * their middleware wraps them and can read `c.var.servedImages` after `await next()`.
+ * @module
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { errorBody } from "../shared/errors";
+import { notFound, onError } from "./errors";
+import { requestContext } from "./middleware/request-context";
+import { mountImageRoutes } from "./routes/images/router";
+import { mountModelRoutes } from "./routes/models/router";
+import { mountOpenApiRoute } from "./routes/openapi/router";
+import type { AppEnv } from "./types";
+import { validationHook } from "./validation";
+
+export type EdgeApp = OpenAPIHono<AppEnv>;
+
+/** A feature that plugs middleware and routes into the app (e.g. accounts: API keys, rate limits, billing). */
+export interface AppExtension {
+  name: string;
+  /** Called once while the app is built, before the public routes are registered. */
+  install(app: EdgeApp): void;
+}
+
+export interface CreateAppOptions {
+  extensions?: AppExtension[];
+}
+
+export function createApp(options: CreateAppOptions = {}): EdgeApp {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.onError(onError);
+  app.notFound(notFound);
+
+  app.use("*", requestContext());
+  app.use(
+    "*",
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        c.json(
+          errorBody(
+            "invalid_request_error",
+            `Method ${c.req.method} not allowed; use ${methods.join(", ")}`,
+            {
+              code: "method_not_allowed",
+            },
+          ),
+          405,
+          { allow: methods.join(", ") },
+        ),
+    }),
+  );
+
+  // ---- EXTENSION POINT: auth / rate-limit / metering middleware and admin routes go here ----
+  for (const extension of options.extensions ?? []) extension.install(app);
+
+  mountImageRoutes(app);
+  mountModelRoutes(app);
+  mountOpenApiRoute(app);
+  return app;
+}

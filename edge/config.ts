@@ -1,0 +1,75 @@
+/**
+ * Edge configuration parsed from the Worker's vars and secrets (wrangler.toml [vars], .dev.vars, secrets).
+ * Parsed once per env object: Workers reuse the same env across requests of an isolate.
+ * @module
+ */
+import { z } from "zod";
+
+const intVar = (fallback: number, min = 0) => z.coerce.number().int().min(min).catch(fallback);
+
+const configSchema = z.object({
+  gpuBackends: z.array(z.url()),
+  gpuHmacSecret: z.string(),
+  modelId: z.string().min(1),
+  modelRevision: z.string().min(1),
+  modelCreated: intVar(0),
+  publicBaseUrl: z.string(),
+  maxPromptChars: intVar(2000, 1),
+  minImageSide: intVar(64, 16),
+  maxImageSide: intVar(2048, 16),
+  maxBodyBytes: intVar(65536, 1024),
+  gpuAttemptTimeoutMs: intVar(60_000, 1),
+  gpuDeadlineMs: intVar(120_000, 1),
+  gpuBreakerFailures: intVar(3, 1),
+  gpuBreakerCooldownMs: intVar(30_000, 0),
+});
+
+export type EdgeConfig = z.infer<typeof configSchema>;
+
+/** The subset of Env the config reads; tests can pass plain objects. */
+export type ConfigSource = Pick<
+  Env,
+  | "GPU_BACKENDS"
+  | "GPU_HMAC_SECRET"
+  | "MODEL_ID"
+  | "MODEL_REVISION"
+  | "MODEL_CREATED"
+  | "PUBLIC_BASE_URL"
+  | "MAX_PROMPT_CHARS"
+  | "MIN_IMAGE_SIDE"
+  | "MAX_IMAGE_SIDE"
+  | "MAX_BODY_BYTES"
+  | "GPU_ATTEMPT_TIMEOUT_MS"
+  | "GPU_DEADLINE_MS"
+  | "GPU_BREAKER_FAILURES"
+  | "GPU_BREAKER_COOLDOWN_MS"
+>;
+
+const cache = new WeakMap<object, EdgeConfig>();
+
+/** Parses the env into an EdgeConfig; throws on a missing secret or malformed backend URL (a deploy bug). */
+export function readConfig(env: ConfigSource): EdgeConfig {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const config = configSchema.parse({
+    gpuBackends: String(env.GPU_BACKENDS ?? "")
+      .split(",")
+      .map((s) => s.trim().replace(/\/+$/, ""))
+      .filter(Boolean),
+    gpuHmacSecret: env.GPU_HMAC_SECRET ?? "",
+    modelId: env.MODEL_ID,
+    modelRevision: env.MODEL_REVISION,
+    modelCreated: env.MODEL_CREATED,
+    publicBaseUrl: String(env.PUBLIC_BASE_URL ?? "").replace(/\/+$/, ""),
+    maxPromptChars: env.MAX_PROMPT_CHARS,
+    minImageSide: env.MIN_IMAGE_SIDE,
+    maxImageSide: env.MAX_IMAGE_SIDE,
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    gpuAttemptTimeoutMs: env.GPU_ATTEMPT_TIMEOUT_MS,
+    gpuDeadlineMs: env.GPU_DEADLINE_MS,
+    gpuBreakerFailures: env.GPU_BREAKER_FAILURES,
+    gpuBreakerCooldownMs: env.GPU_BREAKER_COOLDOWN_MS,
+  });
+  cache.set(env, config);
+  return config;
+}

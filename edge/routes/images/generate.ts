@@ -1,0 +1,114 @@
+/**
+ * POST /v1/images/generations: per image, an R2 lookup by cacheKey; misses go through the single-flight
+ * Durable Object of that cacheKey. Answers `{created, data}` with `x-cache: HIT|MISS|PARTIAL`.
+ * @module
+ */
+import { createRoute, type RouteHandler } from "@hono/zod-openapi";
+import { encodeBase64 } from "hono/utils/encode";
+import { type CacheStatus, generationRequestSchema, generationResponseSchema } from "../../../shared/api";
+import { errorEnvelopeSchema } from "../../../shared/errors";
+import { readConfig } from "../../config";
+import { ApiError } from "../../errors";
+import { type PlannedImage, planGeneration } from "../../generation/plan";
+import { jsonBody } from "../../middleware/json-body";
+import type { AppEnv, ServedImage } from "../../types";
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: errorEnvelopeSchema } },
+});
+
+export const generateImagesRoute = createRoute({
+  method: "post",
+  path: "/v1/images/generations",
+  summary: "Generate images (OpenAI-compatible)",
+  middleware: [jsonBody({ maxBytes: (c) => readConfig(c.env).maxBodyBytes })] as const,
+  request: {
+    body: { required: true, content: { "application/json": { schema: generationRequestSchema } } },
+  },
+  responses: {
+    200: {
+      description: "Images, each with its seed; `x-cache` says whether they came from the cache",
+      content: { "application/json": { schema: generationResponseSchema } },
+    },
+    400: errorResponse("Invalid request"),
+    413: errorResponse("Body too large"),
+    415: errorResponse("Content-Type is not application/json"),
+    502: errorResponse("A GPU backend rejected the request"),
+    503: errorResponse("No GPU backend available; see Retry-After"),
+  },
+});
+
+type Env = AppEnv["Bindings"];
+
+interface ServedResult {
+  served: ServedImage;
+  bytes?: Uint8Array;
+}
+
+async function readBytes(env: Env, key: string): Promise<Uint8Array> {
+  const object = await env.IMAGES.get(key);
+  if (!object) throw new Error(`image ${key} vanished from R2 right after it was stored`);
+  return new Uint8Array(await object.arrayBuffer());
+}
+
+async function serveImage(env: Env, image: PlannedImage, wantBytes: boolean): Promise<ServedResult> {
+  const { request } = image.job;
+  const base = {
+    cacheKey: image.cacheKey,
+    seed: image.seed,
+    width: request.width,
+    height: request.height,
+    steps: request.steps,
+    outputFormat: request.output_format,
+  };
+  // A hit needs one R2 call: the whole object when bytes are wanted, else only its head.
+  if (wantBytes) {
+    const object = await env.IMAGES.get(image.cacheKey);
+    if (object) {
+      const bytes = new Uint8Array(await object.arrayBuffer());
+      return { served: { ...base, cache: "hit", source: "r2", bytes: object.size }, bytes };
+    }
+  } else {
+    const head = await env.IMAGES.head(image.cacheKey);
+    if (head) return { served: { ...base, cache: "hit", source: "r2", bytes: head.size } };
+  }
+
+  const stub = env.GENERATION.get(env.GENERATION.idFromName(image.cacheKey));
+  const outcome = await stub.generate(image.job);
+  if (!outcome.ok) {
+    throw outcome.status === 503
+      ? new ApiError("service_unavailable", outcome.message, {
+          code: outcome.code,
+          headers: { "retry-after": String(outcome.retryAfterS) },
+        })
+      : new ApiError("server_error", outcome.message, { status: 502, code: outcome.code });
+  }
+  const bytes = wantBytes ? await readBytes(env, image.cacheKey) : undefined;
+  return { served: { ...base, cache: "miss", source: outcome.source, bytes: outcome.size }, bytes };
+}
+
+function cacheStatus(served: ServedImage[]): CacheStatus {
+  const hits = served.filter((s) => s.cache === "hit").length;
+  if (hits === served.length) return "HIT";
+  return hits === 0 ? "MISS" : "PARTIAL";
+}
+
+export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = async (c) => {
+  const body = c.req.valid("json");
+  const config = readConfig(c.env);
+  const plan = await planGeneration(body, config, c.var.requestId);
+  const wantBytes = body.response_format === "b64_json";
+  const results = await Promise.all(plan.images.map((image) => serveImage(c.env, image, wantBytes)));
+
+  const served = results.map((r) => r.served);
+  c.var.servedImages.push(...served);
+  const origin = config.publicBaseUrl || new URL(c.req.url).origin;
+  const data = results.map(({ served: s, bytes }) =>
+    bytes
+      ? { b64_json: encodeBase64(bytes.buffer as ArrayBuffer), seed: s.seed }
+      : { url: `${origin}/v1/images/${s.cacheKey}.${s.outputFormat}`, seed: s.seed },
+  );
+  c.header("x-cache", cacheStatus(served));
+  return c.json({ created: Math.floor(Date.now() / 1000), data }, 200);
+};

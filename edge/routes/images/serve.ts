@@ -1,0 +1,96 @@
+/**
+ * GET /v1/images/{cacheKey}.{ext}: content-addressed images from R2 with ETag, If-None-Match -> 304,
+ * single byte ranges -> 206, and immutable caching (the key's hash covers every input).
+ * @module
+ */
+import type { Context } from "hono";
+import { z } from "zod";
+import { errorEnvelopeSchema } from "../../../shared/errors";
+import { CONTENT_TYPES, OUTPUT_FORMATS, type OutputFormat } from "../../../shared/protocol";
+import { IMMUTABLE_CACHE_CONTROL } from "../../cache/image-store";
+import { ApiError } from "../../errors";
+import type { AppEnv } from "../../types";
+
+/** Hono path with the key shape in the pattern, so other paths fall through to 404/405. */
+export const SERVE_IMAGE_PATH = "/v1/images/:file{[0-9a-f]{64}\\.[a-z]{3,4}}";
+
+/** OpenAPI description of the same route (registered without a handler: Hono serves SERVE_IMAGE_PATH). */
+export const serveImageDoc = {
+  method: "get" as const,
+  path: "/v1/images/{file}",
+  summary: "Fetch a generated image by content address",
+  request: {
+    params: z.object({
+      file: z.string().meta({
+        description: "`{cacheKey}.{ext}`: 64 hex characters, then png, jpeg or webp",
+        example: `${"0".repeat(64)}.png`,
+      }),
+    }),
+  },
+  responses: {
+    200: { description: "The image (immutable)" },
+    206: { description: "A byte range of the image" },
+    304: { description: "Not modified (If-None-Match matched the ETag)" },
+    404: { description: "Unknown image", content: { "application/json": { schema: errorEnvelopeSchema } } },
+    416: {
+      description: "Range not satisfiable",
+      content: { "application/json": { schema: errorEnvelopeSchema } },
+    },
+  },
+};
+
+const unknownImage = () =>
+  new ApiError("not_found_error", "No such image", { param: "file", code: "image_not_found" });
+
+function contentRange(range: R2Range, size: number): { start: number; end: number } {
+  if ("suffix" in range && range.suffix !== undefined) {
+    const length = Math.min(range.suffix, size);
+    return { start: size - length, end: size - 1 };
+  }
+  const start = "offset" in range && range.offset !== undefined ? range.offset : 0;
+  const length = "length" in range && range.length !== undefined ? range.length : size - start;
+  return { start, end: Math.min(start + length, size) - 1 };
+}
+
+export async function serveImage(c: Context<AppEnv>): Promise<Response> {
+  const [key, ext] = (c.req.param("file") ?? "").split(".");
+  if (!OUTPUT_FORMATS.includes(ext as OutputFormat)) throw unknownImage();
+  const hasRange = c.req.header("range") !== undefined;
+
+  let object: R2Object | R2ObjectBody | null;
+  try {
+    object = await c.env.IMAGES.get(key, { onlyIf: c.req.raw.headers, range: c.req.raw.headers });
+  } catch (err) {
+    // R2 rejects ranges it cannot satisfy (outside the object, multiple ranges, bad syntax).
+    if (!hasRange) throw err;
+    const head = await c.env.IMAGES.head(key);
+    if (!head) throw unknownImage();
+    throw new ApiError("invalid_request_error", "Range not satisfiable", {
+      status: 416,
+      code: "range_not_satisfiable",
+      headers: { "content-range": `bytes */${head.size}` },
+    });
+  }
+  if (!object || object.httpMetadata?.contentType !== CONTENT_TYPES[ext as OutputFormat])
+    throw unknownImage();
+
+  const headers = new Headers();
+  object.writeHttpMetadata(headers);
+  headers.set("etag", object.httpEtag);
+  headers.set("cache-control", IMMUTABLE_CACHE_CONTROL);
+  headers.set("accept-ranges", "bytes");
+
+  if (!("body" in object)) {
+    // A failed precondition: If-None-Match matched (304), or another condition did not hold (412).
+    const status = c.req.header("if-none-match") !== undefined ? 304 : 412;
+    return new Response(null, { status, headers });
+  }
+  if (hasRange && object.range) {
+    const { start, end } = contentRange(object.range, object.size);
+    headers.set("content-range", `bytes ${start}-${end}/${object.size}`);
+    headers.set("content-length", String(end - start + 1));
+    return new Response(object.body, { status: 206, headers });
+  }
+  headers.set("content-length", String(object.size));
+  return new Response(object.body, { status: 200, headers });
+}
