@@ -44,7 +44,7 @@ export async function runCase(ctx: GoldenCaseContext): Promise<Record<string, Go
 
 function requireI64(ctx: GoldenCaseContext, name: string): GoldenTensor {
   const t = ctx.inputs[name];
-  if (!t || t.dtype !== "I64" || t.dims.length !== 2) {
+  if (t?.dtype !== "I64" || t.dims.length !== 2) {
     throw new Error(`${ctx.case.name}: input "${name}" must be I64 [B, L]`);
   }
   return t;

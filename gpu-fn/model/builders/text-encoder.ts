@@ -4,15 +4,17 @@
  *
  * Inputs `input_ids` / `attention_mask` int64 [B, L] (right padding), output `hidden_states` fp32 [B, L, hidden].
  * Targets:
- *  - cpu:  fp32 weights; RMSNorm, RoPE and attention written out op by op (the reference's arithmetic).
- *  - cuda: fp16 weights and matmuls, fused SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization,
- *          com.microsoft RotaryEmbedding and MultiHeadAttention (all have CPU kernels, so CI runs this graph too).
- *          The residual stream and the norms stay fp32 [INFERENCE: LLM residual streams carry outliers that can
- *          exceed the fp16 range; fp32 there costs little].
+ *  - cpu:  fp32 weights; RMSNorm, RoPE and attention decomposed into elementary ops (layers.ts, fused: false).
+ *  - cuda: fp16 weights and matmuls; opset-23 RMSNormalization, com.microsoft RotaryEmbedding and
+ *          MultiHeadAttention (all have CPU kernels, so CI runs this graph too). The residual stream and the
+ *          layer norms stay fp32 [INFERENCE: LLM residual streams carry outliers that can exceed the fp16 range;
+ *          fp32 there costs little].
+ * q|k|v and gate|up are each one GEMM (layers.linearWeight).
  */
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { float, GraphBuilder } from "../onnx/graph-builder";
+import { attention as attend, linearWeight, rmsNorm, rotary, swiGluFfn } from "../onnx/layers";
 import type { WeightSource } from "../weights";
 import { type TextEncoderConfig, textEncoderKeyShapes, usedLayerCount } from "./text-encoder-config";
 import type { BuildOptions, BuiltGraph, Target } from "./types";
@@ -49,26 +51,24 @@ export async function buildTextEncoder(opts: BuildOptions<TextEncoderConfig>): P
   const rope = ropeTables(g, pos, config, target);
 
   const layers = usedLayerCount(config);
-  let pending: string | null = null; // cuda: an MLP output not yet added to x (fused into the next norm)
   for (let i = 0; i < layers; i++) {
     const p = `layers.${i}`;
-    let h: string;
-    [h, x] = ctx.norm(x, pending, `${p}.input_layernorm`, await ctx.gain(`${p}.input_layernorm.weight`));
-    const attn = await attention(ctx, h, p, rope, bias);
-    [h, x] = ctx.norm(
+    const h1 = ctx.norm(x, `${p}.input_layernorm`, await ctx.gain(`${p}.input_layernorm.weight`));
+    const attn = await selfAttention(ctx, h1, p, rope, bias);
+    x = g.op("Add", [x, ctx.toF32(attn, p)], {}, { name: `${p}.residual` });
+    const h2 = ctx.norm(
       x,
-      attn,
       `${p}.post_attention_layernorm`,
       await ctx.gain(`${p}.post_attention_layernorm.weight`),
     );
-    pending = await mlp(ctx, h, p);
-    if (target === "cpu") {
-      x = g.op("Add", [x, pending], {}, { name: `${p}.residual` });
-      pending = null;
-    }
+    const m = `${p}.mlp`;
+    const w13 = await ctx.linear(
+      [`${m}.gate_proj.weight`, `${m}.up_proj.weight`],
+      `${m}.gate_up_proj.weight`,
+    );
+    const w2 = await ctx.linear([`${m}.down_proj.weight`], `${m}.down_proj.weight`);
+    x = g.op("Add", [x, ctx.toF32(swiGluFfn(g, h2, w13, w2, m), m)], {}, { name: `${p}.residual` });
   }
-  if (pending)
-    x = g.op("Add", [x, ctx.toF32(pending, "residual")], {}, { name: `layers.${layers - 1}.residual` });
 
   g.output(x, "hidden_states", "float32", ["batch", "length", config.hidden_size]);
   const onnxBytes = g.finish(
@@ -114,18 +114,11 @@ class Ctx {
     this.report(this.done);
   }
 
-  /** A linear weight [out, in] stored transposed as [in, out] so `MatMul(x, W)` computes x·Wᵀ. */
-  async linear(key: string): Promise<string> {
-    const [rows, cols] = this.weights.info(key).shape;
-    const w = await this.weights.readF32(key);
-    const t = new Float32Array(w.length);
-    for (let r = 0; r < rows; r++) {
-      const src = r * cols;
-      for (let c = 0; c < cols; c++) t[c * rows + r] = w[src + c];
-    }
-    const name = await this.g.weight(key, [cols, rows], t, this.wtype);
-    this.progress([rows, cols]);
-    return name;
+  /** Linear weights [out, in] of `keys`, stored as one [in, sum(out)] initializer `name`. */
+  async linear(keys: string[], name: string): Promise<string> {
+    const w = await linearWeight(this.g, this.weights, keys, name, this.wtype);
+    for (const key of keys) this.progress(this.weights.info(key).shape);
+    return w;
   }
 
   /** A norm gain; fp32 where the norm runs on the fp32 residual stream. */
@@ -136,55 +129,16 @@ class Ctx {
     return name;
   }
 
-  /**
-   * RMSNorm of the residual stream (after adding `delta` when given). Returns [normed (matmul dtype), new x].
-   * cpu: explicit fp32 ops; cuda: (Skip)SimplifiedLayerNormalization in fp32, then a cast to fp16.
-   */
-  norm(x: string, delta: string | null, name: string, w: string): [string, string] {
-    const g = this.g;
-    const eps = this.config.rms_norm_eps;
-    if (this.target === "cpu") {
-      const sum = delta ? g.op("Add", [x, delta], {}, { name: `${name}.residual` }) : x;
-      return [rmsNormOps(g, sum, w, eps, name), sum];
-    }
-    let y: string;
-    let sum = x;
-    if (delta) {
-      const outs = g.opN(
-        "SkipSimplifiedLayerNormalization",
-        [x, this.toF32(delta, name), w],
-        { epsilon: float(eps) },
-        { name, domain: "com.microsoft", outputs: 4 },
-      );
-      y = outs[0];
-      sum = outs[3];
-    } else {
-      y = g.op(
-        "SimplifiedLayerNormalization",
-        [x, w],
-        { axis: -1, epsilon: float(eps), stash_type: 1 },
-        { name },
-      );
-    }
-    return [g.op("Cast", [y], { to: 10 }, { name }), sum];
+  /** RMSNorm of the fp32 residual stream; on cuda fused and cast to fp16 for the matmuls that follow. */
+  norm(x: string, name: string, w: string): string {
+    const fused = this.target === "cuda";
+    const y = rmsNorm(this.g, x, w, this.config.rms_norm_eps, { name, fused });
+    return fused ? this.g.op("Cast", [y], { to: 10 }, { name }) : y;
   }
 
   toF32(v: string, name: string): string {
     return this.target === "cuda" ? this.g.op("Cast", [v], { to: 1 }, { name }) : v;
   }
-}
-
-/** y = w · x / sqrt(mean(x²) + eps) over the last axis, in fp32 (HF Qwen3RMSNorm). */
-function rmsNormOps(g: GraphBuilder, x: string, w: string, eps: number, name: string): string {
-  const sq = g.op("Mul", [x, x], {}, { name });
-  const ms = g.op("ReduceMean", [sq, g.ints([-1])], { keepdims: 1 }, { name });
-  const inv = g.op(
-    "Reciprocal",
-    [g.op("Sqrt", [g.op("Add", [ms, g.scalar(eps)], {}, { name })], {}, { name })],
-    {},
-    { name },
-  );
-  return g.op("Mul", [w, g.op("Mul", [x, inv], {}, { name })], {}, { name });
 }
 
 /** Position ids 0..L-1 (int64, [L]); the same for every batch item since padding is on the right. */
@@ -225,14 +179,14 @@ function attentionBias(g: GraphBuilder, pos: string, mask: string, target: Targe
 }
 
 interface Rope {
-  /** cpu: cos/sin [L, head_dim] (halves duplicated); cuda: caches [L, head_dim/2] fp16 for RotaryEmbedding. */
+  /** cpu: [1, L, head_dim/2] fp32 for layers.rotary; cuda: [L, head_dim/2] fp16 caches for RotaryEmbedding. */
   cos: string;
   sin: string;
 }
 
 /**
  * Rotate-half RoPE tables as HF computes them: inv_freq = 1 / theta^(2j/d) in fp32, angle = fp32(pos · inv_freq),
- * then fp32 cos/sin.
+ * then fp32 cos/sin (cast to fp16 only for the cuda kernels).
  */
 function ropeTables(g: GraphBuilder, pos: string, config: TextEncoderConfig, target: Target): Rope {
   const n = "rotary_emb";
@@ -242,148 +196,83 @@ function ropeTables(g: GraphBuilder, pos: string, config: TextEncoderConfig, tar
   );
   const posF = g.op("Unsqueeze", [g.op("Cast", [pos], { to: 1 }, { name: n }), g.ints([1])], {}, { name: n });
   const angles = g.op("Mul", [posF, g.constant("float32", invFreq, [1, half])], {}, { name: n }); // [L, half]
-  if (target === "cuda") {
-    return {
-      cos: g.op("Cast", [g.op("Cos", [angles], {}, { name: n })], { to: 10 }, { name: n }),
-      sin: g.op("Cast", [g.op("Sin", [angles], {}, { name: n })], { to: 10 }, { name: n }),
-    };
-  }
-  const emb = g.op("Concat", [angles, angles], { axis: -1 }, { name: n });
-  return { cos: g.op("Cos", [emb], {}, { name: n }), sin: g.op("Sin", [emb], {}, { name: n }) };
+  const table = (op: "Cos" | "Sin") => {
+    const t = g.op(op, [angles], {}, { name: n });
+    return target === "cuda"
+      ? g.op("Cast", [t], { to: 10 }, { name: n })
+      : g.op("Unsqueeze", [t, g.ints([0])], {}, { name: n });
+  };
+  return { cos: table("Cos"), sin: table("Sin") };
 }
 
 /** Self-attention of one layer on the normed input `h` [B, L, hidden]; returns o_proj's output. */
-async function attention(ctx: Ctx, h: string, p: string, rope: Rope, bias: string): Promise<string> {
+async function selfAttention(ctx: Ctx, h: string, p: string, rope: Rope, bias: string): Promise<string> {
   const { g, config } = ctx;
   const nh = config.num_attention_heads;
   const nkv = config.num_key_value_heads;
   const hd = config.head_dim;
   const a = `${p}.self_attn`;
-  const proj = async (which: string) =>
-    g.op("MatMul", [h, await ctx.linear(`${a}.${which}_proj.weight`)], {}, { name: `${a}.${which}_proj` });
-  const q = await proj("q");
-  const k = await proj("k");
-  const v = await proj("v");
-  const wo = await ctx.linear(`${a}.o_proj.weight`);
-  let ctxOut: string;
-  if (ctx.target === "cpu") {
-    const qh = await headsCpu(ctx, q, nh, `${a}.q_norm`, rope); // [B, nh, L, hd]
-    const kh = repeatKv(g, await headsCpu(ctx, k, nkv, `${a}.k_norm`, rope), nkv, nh / nkv, hd, a);
-    const vh = repeatKv(
-      g,
-      g.op(
-        "Transpose",
-        [g.op("Reshape", [v, g.ints([0, 0, nkv, hd])], {}, { name: `${a}.v_proj` })],
-        { perm: [0, 2, 1, 3] },
-        { name: `${a}.v_proj` },
-      ),
-      nkv,
-      nh / nkv,
-      hd,
-      a,
-    );
-    const kt = g.op("Transpose", [kh], { perm: [0, 1, 3, 2] }, { name: a });
-    const scores = g.op(
-      "Mul",
-      [g.op("MatMul", [qh, kt], {}, { name: a }), g.scalar(1 / Math.sqrt(hd))],
-      {},
-      { name: a },
-    );
-    const probs = g.op("Softmax", [g.op("Add", [scores, bias], {}, { name: a })], { axis: -1 }, { name: a });
-    const o = g.op(
-      "Transpose",
-      [g.op("MatMul", [probs, vh], {}, { name: a })],
-      { perm: [0, 2, 1, 3] },
-      { name: a },
-    );
-    ctxOut = g.op("Reshape", [o, g.ints([0, 0, nh * hd])], {}, { name: a });
-  } else {
-    const qr = await headsCuda(ctx, q, nh, `${a}.q_norm`, rope); // [B, L, nh*hd]
-    const kr = await headsCuda(ctx, k, nkv, `${a}.k_norm`, rope);
-    // MultiHeadAttention has no GQA: repeat each KV head for its group of query heads (HF repeat_kv order).
-    const kx = expandKvPacked(g, kr, nkv, nh / nkv, hd, a);
-    const vx = expandKvPacked(g, v, nkv, nh / nkv, hd, a);
-    ctxOut = g.op(
-      "MultiHeadAttention",
-      [qr, kx, vx, "", "", bias],
-      { num_heads: nh, scale: float(1 / Math.sqrt(hd)) },
-      { name: a, domain: "com.microsoft" },
-    );
-  }
-  return g.op("MatMul", [ctxOut, wo], {}, { name: `${a}.o_proj` });
+  const wqkv = await ctx.linear(
+    ["q", "k", "v"].map((w) => `${a}.${w}_proj.weight`),
+    `${a}.qkv_proj.weight`,
+  );
+  const [q, k, v] = g.opN(
+    "Split",
+    [g.op("MatMul", [h, wqkv], {}, { name: `${a}.qkv_proj` }), g.ints([nh * hd, nkv * hd, nkv * hd])],
+    { axis: -1 },
+    { name: `${a}.qkv_proj`, outputs: 3 },
+  );
+  const qr = await normRope(ctx, q, nh, `${a}.q_norm`, rope);
+  // Neither kernel does GQA here: repeat each KV head for its group of query heads (HF repeat_kv order).
+  const kr = repeatKv(g, await normRope(ctx, k, nkv, `${a}.k_norm`, rope), nkv, nh / nkv, hd, a);
+  const vr = repeatKv(g, v, nkv, nh / nkv, hd, a);
+  const out =
+    ctx.target === "cpu"
+      ? attend(g, qr, kr, vr, bias, { name: a, fused: false, numHeads: nh, headDim: hd })
+      : g.op(
+          "MultiHeadAttention",
+          [qr, kr, vr, "", "", bias],
+          { num_heads: nh, scale: float(1 / Math.sqrt(hd)) },
+          { name: a, domain: "com.microsoft" },
+        );
+  const wo = await ctx.linear([`${a}.o_proj.weight`], `${a}.o_proj.weight`);
+  return g.op("MatMul", [out, wo], {}, { name: `${a}.o_proj` });
 }
 
-/** cpu: [B, L, n*hd] -> per-head RMSNorm -> [B, n, L, hd] -> rotate-half RoPE. */
-async function headsCpu(ctx: Ctx, x: string, n: number, normKey: string, rope: Rope): Promise<string> {
+/**
+ * Per-head RMSNorm (q_norm / k_norm over head_dim) then rotate-half RoPE, on packed [B, L, n*hd].
+ * cuda: fp16, fused opset-23 RMSNormalization and com.microsoft RotaryEmbedding (offset-0 positions, so the
+ * [L, hd/2] caches serve every batch item).
+ */
+async function normRope(ctx: Ctx, x: string, n: number, normKey: string, rope: Rope): Promise<string> {
   const { g, config } = ctx;
   const hd = config.head_dim;
-  const w = await ctx.gain(`${normKey}.weight`);
+  const fused = ctx.target === "cuda";
+  const w = await ctx.gain(`${normKey}.weight`, ctx.wtype);
   const heads = g.op("Reshape", [x, g.ints([0, 0, n, hd])], {}, { name: normKey });
-  const normed = rmsNormOps(g, heads, w, config.rms_norm_eps, normKey);
-  const t = g.op("Transpose", [normed], { perm: [0, 2, 1, 3] }, { name: normKey });
-  const r = `${normKey}.rope`;
-  const [x1, x2] = g.opN("Split", [t, g.ints([hd / 2, hd / 2])], { axis: -1 }, { name: r, outputs: 2 });
-  const rotated = g.op("Concat", [g.op("Neg", [x2], {}, { name: r }), x1], { axis: -1 }, { name: r });
-  return g.op(
-    "Add",
-    [g.op("Mul", [t, rope.cos], {}, { name: r }), g.op("Mul", [rotated, rope.sin], {}, { name: r })],
-    {},
-    { name: r },
-  );
-}
-
-/** cuda: [B, L, n*hd] fp16 -> per-head SimplifiedLayerNormalization -> RotaryEmbedding, still [B, L, n*hd]. */
-async function headsCuda(ctx: Ctx, x: string, n: number, normKey: string, rope: Rope): Promise<string> {
-  const { g, config } = ctx;
-  const hd = config.head_dim;
-  const w = await ctx.gain(`${normKey}.weight`, "float16");
-  const heads = g.op("Reshape", [x, g.ints([0, 0, n, hd])], {}, { name: normKey });
-  const normed = g.op(
-    "SimplifiedLayerNormalization",
-    [heads, w],
-    { axis: -1, epsilon: float(config.rms_norm_eps), stash_type: 1 },
-    { name: normKey },
-  );
+  const normed = rmsNorm(g, heads, w, config.rms_norm_eps, { name: normKey, fused });
   const packed = g.op("Reshape", [normed, g.ints([0, 0, n * hd])], {}, { name: normKey });
+  const r = `${normKey}.rope`;
+  if (!fused)
+    return rotary(g, packed, rope.cos, rope.sin, {
+      name: r,
+      fused,
+      numHeads: n,
+      headDim: hd,
+      interleaved: false,
+    });
   return g.op(
     "RotaryEmbedding",
     [packed, g.constant("int64", [0], [1]), rope.cos, rope.sin],
     { interleaved: 0, num_heads: n },
-    { name: `${normKey}.rope`, domain: "com.microsoft" },
+    { name: r, domain: "com.microsoft" },
   );
 }
 
-/** [B, nkv, L, hd] -> [B, nkv*group, L, hd], kv head j serving query heads j*group .. j*group+group-1. */
+/** Packed [B, L, nkv*hd] -> [B, L, nkv*group*hd]: kv head j serves query heads j*group .. j*group+group-1. */
 function repeatKv(g: GraphBuilder, x: string, nkv: number, group: number, hd: number, name: string): string {
-  if (group === 1) return x;
-  const heads = nkv * group;
-  const u = g.op("Unsqueeze", [x, g.ints([2])], {}, { name });
-  const e = g.op("Expand", [u, g.ints([1, 1, group, 1, 1])], {}, { name });
-  return g.op("Reshape", [e, g.ints([0, heads, -1, hd])], {}, { name });
-}
-
-/** Packed [B, L, nkv*hd] -> [B, L, nkv*group*hd] in the same head order as repeatKv. */
-function expandKvPacked(
-  g: GraphBuilder,
-  x: string,
-  nkv: number,
-  group: number,
-  hd: number,
-  name: string,
-): string {
   if (group === 1) return x;
   const r = g.op("Reshape", [x, g.ints([0, 0, nkv, 1, hd])], {}, { name });
   const e = g.op("Expand", [r, g.ints([1, 1, 1, group, 1])], {}, { name });
   return g.op("Reshape", [e, g.ints([0, 0, nkv * group * hd])], {}, { name });
-}
-
-/** down_proj(silu(gate_proj(h)) * up_proj(h)); returns the fp32 (cpu) or fp16 (cuda) MLP output. */
-async function mlp(ctx: Ctx, h: string, p: string): Promise<string> {
-  const { g } = ctx;
-  const m = `${p}.mlp`;
-  const gate = g.op("MatMul", [h, await ctx.linear(`${m}.gate_proj.weight`)], {}, { name: `${m}.gate_proj` });
-  const up = g.op("MatMul", [h, await ctx.linear(`${m}.up_proj.weight`)], {}, { name: `${m}.up_proj` });
-  const silu = g.op("Mul", [gate, g.op("Sigmoid", [gate], {}, { name: m })], {}, { name: m });
-  const act = g.op("Mul", [silu, up], {}, { name: m });
-  return g.op("MatMul", [act, await ctx.linear(`${m}.down_proj.weight`)], {}, { name: `${m}.down_proj` });
 }
