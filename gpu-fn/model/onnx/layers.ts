@@ -76,7 +76,7 @@ export function linear(g: GraphBuilder, x: string, w: string, b: string | null, 
   return b ? g.op("Add", [y, b], {}, { name }) : y;
 }
 
-/** RMSNorm over the last axis: x * rsqrt(mean(x²) + eps) * w, statistics in fp32. */
+/** RMSNorm over the last axis: x * rsqrt(mean(x²) + eps) * w, statistics in fp32 (decomposed form: fp32 only). */
 export function rmsNorm(g: GraphBuilder, x: string, w: string, eps: number, o: LayerOptions): string {
   if (o.fused) {
     return g.op(
@@ -163,8 +163,24 @@ export interface AttentionOptions extends LayerOptions {
 }
 
 /**
+ * Turns a boolean key mask `(B, T)` (true = attend) into what `attention` takes, once per stream: fused, a bool
+ * mask `(B, 1, S, T)` (ORT's CPU Attention kernel wants the query axis materialised); decomposed, an additive
+ * fp32 bias `(B, 1, 1, T)` of 0 / -inf. `queries` is any value shaped `(B, S, *)`.
+ */
+export function keyMask(g: GraphBuilder, mask: string, queries: string, o: LayerOptions): string {
+  const m4 = g.op("Unsqueeze", [mask, g.ints([1, 2])], {}, o);
+  if (!o.fused) return g.op("Where", [m4, g.scalar(0), g.scalar(Number.NEGATIVE_INFINITY)], {}, o);
+  const qs = g.op("Shape", [queries], { start: 0, end: 2 }, o);
+  const ts = g.op("Shape", [mask], { start: 1, end: 2 }, o);
+  const b = g.op("Slice", [qs, g.ints([0]), g.ints([1])], {}, o);
+  const s = g.op("Slice", [qs, g.ints([1]), g.ints([2])], {}, o);
+  return g.op("Expand", [m4, g.op("Concat", [b, g.ints([1]), s, ts], { axis: 0 }, o)], {}, o);
+}
+
+/**
  * Non-causal multi-head attention of q, k, v `(B, S, heads*headDim)` with scale 1/sqrt(headDim) and an optional
- * boolean key mask `(B, 1, 1, T)` (true = attend). The fused form is opset-23 Attention.
+ * mask from `keyMask` (built with the same `fused`). The fused form is opset-23 Attention. The decomposed form
+ * is fp32 only.
  */
 export function attention(
   g: GraphBuilder,
@@ -175,44 +191,26 @@ export function attention(
   o: AttentionOptions,
 ): string {
   if (o.fused) {
-    // ORT's CPU kernel needs the mask's query axis materialised: (B, 1, 1, T) -> (B, 1, S, T).
-    const full = mask ? g.op("Expand", [mask, keyQueryShape(g, q, k, o.name)], {}, o) : null;
-    const inputs = full ? [q, k, v, full] : [q, k, v];
+    const inputs = mask ? [q, k, v, mask] : [q, k, v];
     return g.op("Attention", inputs, { q_num_heads: o.numHeads, kv_num_heads: o.numHeads }, { name: o.name });
   }
-  const heads = (x: string) =>
-    g.op(
-      "Transpose",
-      [g.op("Reshape", [x, g.ints([0, 0, o.numHeads, o.headDim])], {}, o)],
-      { perm: [0, 2, 1, 3] },
-      o,
-    );
-  const kt = g.op(
-    "Transpose",
-    [g.op("Reshape", [k, g.ints([0, 0, o.numHeads, o.headDim])], {}, o)],
-    { perm: [0, 2, 3, 1] },
-    o,
-  );
-  let scores = g.op(
+  const split = (x: string, perm: number[]) =>
+    g.op("Transpose", [g.op("Reshape", [x, g.ints([0, 0, o.numHeads, o.headDim])], {}, o)], { perm }, o);
+  const scores = g.op(
     "Mul",
-    [g.op("MatMul", [heads(q), kt], {}, o), g.scalar(1 / Math.sqrt(o.headDim))],
+    [
+      g.op("MatMul", [split(q, [0, 2, 1, 3]), split(k, [0, 2, 3, 1])], {}, o),
+      g.scalar(1 / Math.sqrt(o.headDim)),
+    ],
     {},
     o,
   );
-  if (mask) {
-    const bias = g.op("Where", [mask, g.scalar(0), g.scalar(Number.NEGATIVE_INFINITY)], {}, o);
-    scores = g.op("Add", [scores, bias], {}, o);
-  }
-  const probs = g.op("Softmax", [scores], { axis: -1 }, o);
-  const ctx = g.op("Transpose", [g.op("MatMul", [probs, heads(v)], {}, o)], { perm: [0, 2, 1, 3] }, o);
+  const probs = g.op("Softmax", [mask ? g.op("Add", [scores, mask], {}, o) : scores], { axis: -1 }, o);
+  const ctx = g.op(
+    "Transpose",
+    [g.op("MatMul", [probs, split(v, [0, 2, 1, 3])], {}, o)],
+    { perm: [0, 2, 1, 3] },
+    o,
+  );
   return g.op("Reshape", [ctx, g.ints([0, 0, -1])], {}, o);
-}
-
-/** Shape (B, 1, S_q, T) as a tensor, from q (B, S_q, *) and k (B, T, *). */
-function keyQueryShape(g: GraphBuilder, q: string, k: string, name: string): string {
-  const qs = g.op("Shape", [q], { start: 0, end: 2 }, { name });
-  const ks = g.op("Shape", [k], { start: 1, end: 2 }, { name });
-  const b = g.op("Slice", [qs, g.ints([0]), g.ints([1])], {}, { name });
-  const s = g.op("Slice", [qs, g.ints([1]), g.ints([2])], {}, { name });
-  return g.op("Concat", [b, g.ints([1]), s, ks], { axis: 0 }, { name });
 }
