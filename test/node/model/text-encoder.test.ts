@@ -2,7 +2,7 @@
  * Qwen3 text-encoder graph vs the golden set tiny-a (text_encoder_1, text_encoder_2_padded), both targets run
  * on the CPU execution provider. Only valid positions (attention_mask == 1) are compared, as cases.json says.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,8 @@ import {
   textEncoderKeyShapes,
 } from "../../../gpu-fn/model/builders/text-encoder";
 import type { Target } from "../../../gpu-fn/model/builders/types";
-import { MappedWeightSource, openSafetensors } from "../../../gpu-fn/model/safetensors";
+import { textEncoderRefs } from "../../../gpu-fn/model/checkpoint/layouts";
+import { MappedWeightSource, openSafetensors, writeSafetensors } from "../../../gpu-fn/model/safetensors";
 import type { WeightSource } from "../../../gpu-fn/model/weights";
 import { GOLDEN_DIR, readCases, readSafetensors } from "../gpu-fn/golden-files";
 
@@ -29,11 +30,33 @@ const config = parseTextEncoderConfig(JSON.parse(readFileSync(join(CHECKPOINT, "
  */
 const FP16_TOL = { atol: 5e-3, rtol: 5e-3 };
 
-/** The golden checkpoint stores `model.`-prefixed keys; builders take canonical (unprefixed) keys. */
-function goldenWeights(): WeightSource {
+/** The text-encoder weights of a checkpoint folder under canonical keys (the converter's layout resolution). */
+function weightsOf(dir: string): MappedWeightSource {
+  const set = openSafetensors(dir);
+  return new MappedWeightSource(set.label, textEncoderRefs(set));
+}
+
+/** The golden checkpoint stores `model.`-prefixed keys (a Qwen3ForCausalLM save). */
+const goldenWeights = () => weightsOf(CHECKPOINT);
+
+/** A copy of the golden text encoder saved without the `model.` prefix (a Qwen3Model save), same BF16 bytes. */
+function unprefixedCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), "te-noprefix-"));
   const set = openSafetensors(CHECKPOINT);
-  const refs = new Map([...set.tensors].map(([k, v]) => [k.replace(/^model\./, ""), v]));
-  return new MappedWeightSource(CHECKPOINT, refs);
+  const tensors = [...set.tensors].map(([name, t]) => {
+    const e = t.file.entry(t.name);
+    return {
+      name: name.replace(/^model\./, ""),
+      dtype: e.dtype,
+      shape: e.shape,
+      data: t.file.readRaw(t.name),
+    };
+  });
+  set.close();
+  expect(tensors.some((t) => t.name === "embed_tokens.weight")).toBe(true);
+  writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
+  copyFileSync(join(CHECKPOINT, "config.json"), join(dir, "config.json"));
+  return dir;
 }
 
 const cases = readCases().cases.filter((c) => c.component === "text_encoder") as unknown as GoldenCase[];
@@ -102,6 +125,21 @@ describe("text encoder key table and shape checks", () => {
     expect(shapes.has(`layers.${config.num_hidden_layers - 1}.mlp.up_proj.weight`)).toBe(false);
     expect(shapes.has("norm.weight")).toBe(false);
     for (const [key, shape] of shapes) expect(weights.info(key).shape, key).toEqual(shape);
+  });
+
+  it("builds identical graphs from keys with and without the `model.` prefix", async () => {
+    const c = cases[0];
+    const { inputs } = caseTensors(c);
+    const outputs: Float32Array[] = [];
+    for (const dir of [CHECKPOINT, unprefixedCopy()]) {
+      const weights = weightsOf(dir);
+      expect(weights.has("layers.0.self_attn.q_proj.weight")).toBe(true);
+      const modelDir = mkdtempSync(join(tmpdir(), "te-prefix-"));
+      await buildTextEncoder({ weights, config, target: "cpu", outDir: modelDir });
+      const out = await runCase({ case: c, inputs, modelDir, provider: "cpu" });
+      outputs.push(out.hidden_states_m2.data as Float32Array);
+    }
+    expect(outputs[1]).toEqual(outputs[0]);
   });
 
   it("rejects a checkpoint whose tensor shape disagrees with the config before writing", async () => {
