@@ -25,10 +25,14 @@ export function cast(g: GraphBuilder, x: string, to: ComputeType, name: string):
   return g.op("Cast", [x], { to: CAST_TO[to] }, { name });
 }
 
+/** Elements per chunk when streaming a transposed weight into the external-data file. */
+const TRANSPOSE_CHUNK_ELEMENTS = 1 << 20;
+
 /**
  * Reads PyTorch Linear weights `[out, in]` for one or more keys (e.g. q, k, v) and writes them as one
  * `[in, sum(out)]` initializer, so the graph multiplies `x @ W` without a Transpose and fused projections are
- * one GEMM. Holds one tensor set (≤ a few hundred MB for the real model) in memory at a time.
+ * one GEMM. Only the source tensors (≤ a few hundred MB for the real model) plus one small transposed chunk are
+ * in memory at a time.
  */
 export async function linearWeight(
   g: GraphBuilder,
@@ -47,16 +51,23 @@ export async function linearWeight(
     parts.push({ data: await weights.readF32(key), out });
   }
   const total = parts.reduce((n, p) => n + p.out, 0);
-  const t = new Float32Array(inDim * total);
-  let col = 0;
-  for (const { data, out } of parts) {
-    for (let o = 0; o < out; o++) {
-      const row = o * inDim;
-      for (let i = 0; i < inDim; i++) t[i * total + col + o] = data[row + i];
+  const rowsPerChunk = Math.max(1, Math.floor(TRANSPOSE_CHUNK_ELEMENTS / total));
+  function* transposed(): Generator<Float32Array> {
+    for (let i0 = 0; i0 < inDim; i0 += rowsPerChunk) {
+      const rows = Math.min(rowsPerChunk, inDim - i0);
+      const chunk = new Float32Array(rows * total);
+      let col = 0;
+      for (const { data, out } of parts) {
+        for (let o = 0; o < out; o++) {
+          const src = o * inDim + i0;
+          for (let r = 0; r < rows; r++) chunk[r * total + col + o] = data[src + r];
+        }
+        col += out;
+      }
+      yield chunk;
     }
-    col += out;
   }
-  return g.weight(name, [inDim, total], t, storeAs);
+  return g.weight(name, [inDim, total], transposed(), storeAs);
 }
 
 /** A 1-D parameter (bias, norm gain, pad token) read and stored as `storeAs`. */
