@@ -17,7 +17,8 @@ export default defineConfig({
           MODEL_REVISION: "test-rev",
           GPU_ATTEMPT_TIMEOUT_MS: "2000",
           GPU_DEADLINE_MS: "5000",
-          GPU_BREAKER_COOLDOWN_MS: "60000",
+          // Short, because breaker state is per isolate and test files share it.
+          GPU_BREAKER_COOLDOWN_MS: "300",
         },
       },
     }),

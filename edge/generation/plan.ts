@@ -69,7 +69,8 @@ export async function planGeneration(
   if (body.seed === undefined) baseSeed = await deriveSeed(params);
   else if (body.seed === RANDOM_SEED) baseSeed = randomSeed();
   else baseSeed = body.seed;
-  if (baseSeed + body.n - 1 > MAX_SEED) {
+  // Written as a subtraction: baseSeed + n - 1 can round back to MAX_SEED above 2^53.
+  if (baseSeed > MAX_SEED - (body.n - 1)) {
     throw invalid(`seed + n - 1 must not exceed ${MAX_SEED}`, "seed", "seed_out_of_range");
   }
 

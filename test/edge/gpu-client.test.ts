@@ -1,0 +1,179 @@
+import { describe, expect, it } from "vitest";
+import { CircuitBreaker, parseRetryAfter } from "../../edge/gpu/circuit-breaker";
+import { GpuClient, type GpuClientOptions } from "../../edge/gpu/client";
+import type { InferRequest } from "../../shared/protocol";
+import { type Behaviour, FakeGpu, fakeImage } from "./support/fake-gpu";
+
+const SECRET = "unit-secret";
+const REVISION = "rev-1";
+const A = "gpu-a.unit";
+const B = "gpu-b.unit";
+const request: Omit<InferRequest, "deadline_ms"> = {
+  request_id: "req_unit",
+  prompt: "a lighthouse",
+  negative_prompt: "",
+  width: 64,
+  height: 64,
+  steps: 8,
+  guidance_scale: 0,
+  seed: 9,
+  output_format: "png",
+};
+
+function client(gpu: FakeGpu, overrides: Partial<GpuClientOptions> = {}) {
+  return new GpuClient({
+    backends: [`http://${A}`, `http://${B}`],
+    secret: SECRET,
+    modelRevision: REVISION,
+    attemptTimeoutMs: 200,
+    deadlineMs: 3000,
+    breaker: new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 }),
+    fetch: (input, init) => gpu.handle(new Request(input, init)),
+    ...overrides,
+  });
+}
+
+function fake(a: Behaviour, b: Behaviour = { kind: "ok" }) {
+  return new FakeGpu(SECRET, REVISION).always(A, a).always(B, b);
+}
+
+describe("GpuClient", () => {
+  it("signs the request, sends the deadline and returns the image with its headers", async () => {
+    const gpu = fake({ kind: "ok" });
+    const before = Date.now();
+    const out = await client(gpu).infer(request);
+    expect(out.ok).toBe(true);
+    if (!out.ok) return;
+    expect(out.image.bytes).toEqual(fakeImage(request));
+    expect(out.image).toMatchObject({
+      contentType: "image/png",
+      seed: 9,
+      modelRevision: REVISION,
+      backend: `http://${A}`,
+    });
+    expect(gpu.calls).toHaveLength(1);
+    expect(gpu.calls[0].auth).toBe("ok");
+    expect(gpu.calls[0].body?.deadline_ms).toBeGreaterThanOrEqual(before + 3000);
+  });
+
+  it.each<[string, Behaviour, string]>([
+    ["a refused connection", { kind: "refuse" }, "connection"],
+    ["a timeout", { kind: "hang" }, "timeout"],
+    ["a 500", { kind: "status", status: 500 }, "server_error"],
+    ["a 503", { kind: "status", status: 503, retryAfter: "30" }, "busy"],
+    ["a wrong secret (401)", { kind: "status", status: 401 }, "rejected"],
+    ["a truncated image", { kind: "truncated" }, "invalid_response"],
+    ["another model revision", { kind: "ok", revision: "rev-0" }, "invalid_response"],
+  ])("fails over to the other backend after %s", async (_name, behaviour, outcome) => {
+    const gpu = fake(behaviour);
+    const out = await client(gpu).infer(request);
+    expect(out.ok).toBe(true);
+    expect(out.attempts.map((a) => [a.backend, a.outcome])).toEqual([
+      [`http://${A}`, outcome],
+      [`http://${B}`, "ok"],
+    ]);
+  });
+
+  it("does not retry a request the backend rejects as invalid (422) and reports 502", async () => {
+    const gpu = fake({ kind: "status", status: 422 });
+    const out = await client(gpu).infer(request);
+    expect(out).toMatchObject({ ok: false, status: 502, code: "gpu_rejected" });
+    expect(gpu.calls).toHaveLength(1);
+  });
+
+  it("returns 503 with the earliest Retry-After when every backend is busy", async () => {
+    const gpu = fake(
+      { kind: "status", status: 503, retryAfter: "20" },
+      { kind: "status", status: 503, retryAfter: "7" },
+    );
+    const out = await client(gpu).infer(request);
+    expect(out).toMatchObject({ ok: false, status: 503, retryAfterS: 7 });
+    // Retry-After is honoured: neither backend is called again before its time (deadline is 3 s).
+    expect(gpu.calls).toHaveLength(2);
+  });
+
+  it("waits out a short Retry-After and retries within the deadline", async () => {
+    const gpu = new FakeGpu(SECRET, REVISION)
+      .queue(A, { kind: "status", status: 503, retryAfter: "1" })
+      .always(A, {
+        kind: "ok",
+      });
+    const c = client(gpu, { backends: [`http://${A}`], deadlineMs: 5000 });
+    const started = Date.now();
+    const out = await c.infer(request);
+    expect(out.ok).toBe(true);
+    expect(out.attempts.map((a) => a.outcome)).toEqual(["busy", "ok"]);
+    // Retry-After: 1 is honoured: the second attempt is not made before a second has passed.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("gives up with 503 when all backends are down", async () => {
+    const gpu = fake({ kind: "refuse" }, { kind: "refuse" });
+    const out = await client(gpu).infer(request);
+    expect(out).toMatchObject({ ok: false, status: 503 });
+    if (out.ok) return;
+    expect(out.retryAfterS).toBeGreaterThanOrEqual(1);
+    expect(out.attempts.every((a) => a.outcome === "connection")).toBe(true);
+  });
+
+  it("stops at the overall deadline even when attempts time out one by one", async () => {
+    const gpu = fake({ kind: "hang" }, { kind: "hang" });
+    const c = client(gpu, { attemptTimeoutMs: 150, deadlineMs: 400, maxAttempts: 10 });
+    const out = await c.infer(request);
+    expect(out).toMatchObject({ ok: false, status: 503 });
+    // 400 ms of budget fits at most three attempts of <= 150 ms, not the ten allowed.
+    expect(out.attempts.length).toBeLessThanOrEqual(3);
+    expect(out.attempts.every((a) => a.outcome === "timeout")).toBe(true);
+  });
+
+  it("skips a backend whose circuit is open", async () => {
+    const gpu = fake({ kind: "refuse" });
+    const c = client(gpu);
+    for (let i = 0; i < 4; i++) expect((await c.infer(request)).ok).toBe(true);
+    // failureThreshold is 2: after two failures A is skipped for the cooldown.
+    expect(gpu.callsTo(A)).toHaveLength(2);
+    expect(gpu.callsTo(B)).toHaveLength(4);
+  });
+});
+
+describe("CircuitBreaker", () => {
+  it("opens after the threshold, half-opens after the cooldown for one trial, closes on success", () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 1000 });
+    breaker.recordFailure("x", 0);
+    expect(breaker.stateOf("x", 0)).toBe("closed");
+    breaker.recordFailure("x", 10);
+    expect(breaker.stateOf("x", 10)).toBe("open");
+    expect(breaker.availableAt("x", 10)).toBe(1010);
+    expect(breaker.stateOf("x", 1010)).toBe("half-open");
+    breaker.begin("x", 1010);
+    expect(breaker.availableAt("x", 1010)).toBeGreaterThan(1010); // only one trial at a time
+    breaker.recordSuccess("x");
+    expect(breaker.stateOf("x", 1010)).toBe("closed");
+    expect(breaker.availableAt("x", 1010)).toBe(1010);
+  });
+
+  it("re-opens when the half-open trial fails", () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 1000 });
+    breaker.recordFailure("x", 0);
+    breaker.begin("x", 1000);
+    breaker.recordFailure("x", 1000);
+    expect(breaker.stateOf("x", 1500)).toBe("open");
+    expect(breaker.availableAt("x", 1500)).toBe(2000);
+  });
+
+  it("treats busy as an embargo, not a failure", () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 1 });
+    breaker.recordBusy("x", 5000);
+    expect(breaker.stateOf("x", 0)).toBe("closed");
+    expect(breaker.availableAt("x", 0)).toBe(5000);
+  });
+});
+
+describe("parseRetryAfter", () => {
+  it("reads seconds and HTTP dates", () => {
+    expect(parseRetryAfter("3", 0)).toBe(3000);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
+    expect(parseRetryAfter(null, 0)).toBeNull();
+    expect(parseRetryAfter("soon", 0)).toBeNull();
+  });
+});

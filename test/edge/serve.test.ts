@@ -1,0 +1,96 @@
+import { env, SELF } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { putImage } from "../../edge/cache/image-store";
+import { ORIGIN, readError } from "./support/api";
+
+const KEY = "f".repeat(63) + "0";
+const BYTES = new Uint8Array(Array.from({ length: 1000 }, (_, i) => i % 251));
+const url = (ext = "png", key = KEY) => `${ORIGIN}/v1/images/${key}.${ext}`;
+
+beforeAll(async () => {
+  await putImage(env.IMAGES, KEY, BYTES, "image/png", {
+    cacheKeyVersion: "zi-cache-v1",
+    modelRevision: "test-rev",
+    prompt: "served",
+    negativePrompt: "",
+    width: 64,
+    height: 64,
+    steps: 8,
+    guidanceScale: 0,
+    seed: 1,
+    outputFormat: "png",
+    promptTruncated: false,
+    requestId: "req_test",
+  });
+});
+
+describe("GET /v1/images/{cacheKey}.{ext}", () => {
+  it("serves the object with ETag, immutable caching and its content type", async () => {
+    const res = await SELF.fetch(url());
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("image/png");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(res.headers.get("etag")).toMatch(/^"[^"]+"$/);
+    expect(res.headers.get("accept-ranges")).toBe("bytes");
+    expect(res.headers.get("content-length")).toBe("1000");
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(BYTES);
+  });
+
+  it("answers 304 when If-None-Match matches the ETag, 200 otherwise", async () => {
+    const etag = (await SELF.fetch(url())).headers.get("etag")!;
+    const notModified = await SELF.fetch(url(), { headers: { "if-none-match": etag } });
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.get("etag")).toBe(etag);
+    expect(await notModified.text()).toBe("");
+    const other = await SELF.fetch(url(), { headers: { "if-none-match": '"something-else"' } });
+    expect(other.status).toBe(200);
+    await other.arrayBuffer();
+  });
+
+  it("serves byte ranges with 206 and Content-Range", async () => {
+    for (const [range, start, end] of [
+      ["bytes=0-99", 0, 99],
+      ["bytes=990-", 990, 999],
+      ["bytes=-10", 990, 999],
+      ["bytes=500-2000", 500, 999],
+      ["bytes=-5000", 0, 999],
+    ] as const) {
+      const res = await SELF.fetch(url(), { headers: { range } });
+      expect(res.status, range).toBe(206);
+      expect(res.headers.get("content-range"), range).toBe(`bytes ${start}-${end}/1000`);
+      expect(new Uint8Array(await res.arrayBuffer()), range).toEqual(BYTES.slice(start, end + 1));
+    }
+  });
+
+  it("answers 416 for a range outside the object", async () => {
+    for (const range of ["bytes=5000-6000", "bytes=1000-"]) {
+      const res = await SELF.fetch(url(), { headers: { range } });
+      expect(res.status, range).toBe(416);
+      expect(res.headers.get("content-range")).toBe("bytes */1000");
+      expect((await readError(res)).code).toBe("range_not_satisfiable");
+    }
+  });
+
+  it("ignores a Range header it does not support (multiple ranges, bad syntax) and serves it all", async () => {
+    for (const range of ["bytes=0-1,5-6", "items=0-5", "bytes=9-3"]) {
+      const res = await SELF.fetch(url(), { headers: { range } });
+      expect(res.status, range).toBe(200);
+      expect((await res.arrayBuffer()).byteLength).toBe(1000);
+    }
+  });
+
+  it("answers HEAD without a body", async () => {
+    const res = await SELF.fetch(url(), { method: "HEAD" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("etag")).toMatch(/^"/);
+    expect(await res.text()).toBe("");
+  });
+
+  it("404s in the envelope for an unknown key or a format other than the stored one", async () => {
+    for (const target of [url("png", "0".repeat(64)), url("webp"), url("jpeg")]) {
+      const res = await SELF.fetch(target);
+      expect(res.status, target).toBe(404);
+      expect(await readError(res)).toMatchObject({ type: "not_found_error", code: "image_not_found" });
+    }
+  });
+});

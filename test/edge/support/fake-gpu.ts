@@ -1,0 +1,172 @@
+/**
+ * A scripted fake of the GPU functions' `POST /v1/infer`, installed as the test isolate's global fetch (the
+ * Worker, its Durable Objects and the tests share that isolate). It verifies the HMAC signature with
+ * shared/hmac and the body with shared/protocol like the real server does, records every call, and answers
+ * per backend host from a script. Requests to any other host fail loudly ("No fake for ...").
+ *
+ * The "images" are tiny byte strings framed as PNG/JPEG/WebP (right signature and trailer, seed-dependent
+ * payload): enough for the edge's integrity check and for byte-for-byte comparisons; no pixels are decoded.
+ */
+import { vi } from "vitest";
+import { MemoryNonceStore, verifyRequest } from "../../../shared/hmac";
+import {
+  CONTENT_TYPES,
+  INFER_HEADERS,
+  INFER_PATH,
+  type InferRequest,
+  inferRequestSchema,
+} from "../../../shared/protocol";
+
+export type Behaviour =
+  | { kind: "ok"; revision?: string; gate?: Promise<void> }
+  | { kind: "refuse" }
+  | { kind: "hang" }
+  | { kind: "status"; status: number; retryAfter?: string }
+  | { kind: "truncated" };
+
+export interface FakeCall {
+  host: string;
+  body: InferRequest | null;
+  auth: "ok" | "missing" | "bad_signature" | "stale" | "replay";
+  answered: string;
+}
+
+const encoder = new TextEncoder();
+
+/** Deterministic fake image bytes for a request. */
+export function fakeImage(req: Pick<InferRequest, "output_format" | "seed" | "prompt">): Uint8Array {
+  const payload = encoder.encode(`fake:${req.seed}:${req.prompt}`);
+  const join = (...parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
+  switch (req.output_format) {
+    case "png":
+      return join(
+        new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+        payload,
+        new Uint8Array([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]),
+      );
+    case "jpeg":
+      return join(new Uint8Array([0xff, 0xd8, 0xff, 0xe0]), payload, new Uint8Array([0xff, 0xd9]));
+    case "webp": {
+      const body = join(encoder.encode("WEBP"), payload);
+      const size = new Uint8Array(4);
+      new DataView(size.buffer).setUint32(0, body.length, true);
+      return join(encoder.encode("RIFF"), size, body);
+    }
+  }
+}
+
+export class FakeGpu {
+  readonly calls: FakeCall[] = [];
+  readonly #scripts = new Map<string, Behaviour[]>();
+  readonly #defaults = new Map<string, Behaviour>();
+  readonly #nonces = new MemoryNonceStore();
+
+  constructor(
+    readonly secret: string,
+    readonly revision: string,
+  ) {}
+
+  /** Every call to `host` behaves like this (after any queued one-shot behaviours). */
+  always(host: string, behaviour: Behaviour): this {
+    this.#defaults.set(host, behaviour);
+    return this;
+  }
+
+  /** The next calls to `host` behave like these, in order. */
+  queue(host: string, ...behaviours: Behaviour[]): this {
+    this.#scripts.set(host, [...(this.#scripts.get(host) ?? []), ...behaviours]);
+    return this;
+  }
+
+  callsTo(host: string): FakeCall[] {
+    return this.calls.filter((c) => c.host === host);
+  }
+
+  /** Routes the isolate's fetch through this fake; restored by vi.restoreAllMocks(). */
+  install(): this {
+    vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => this.handle(new Request(input, init)));
+    return this;
+  }
+
+  async handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const host = url.host;
+    if (!this.#defaults.has(host) && !this.#scripts.has(host)) throw new Error(`No fake for ${request.url}`);
+    const behaviour = this.#scripts.get(host)?.shift() ?? this.#defaults.get(host) ?? { kind: "ok" };
+    const bodyText = await request.text();
+    const call: FakeCall = { host, body: null, auth: "ok", answered: behaviour.kind };
+    this.calls.push(call);
+
+    if (behaviour.kind === "refuse") throw new TypeError("Network connection lost.");
+    if (behaviour.kind === "hang") {
+      return new Promise((_, reject) => {
+        request.signal.addEventListener("abort", () => reject(request.signal.reason));
+      });
+    }
+    const verdict = await verifyRequest({
+      secret: this.secret,
+      method: request.method,
+      path: url.pathname,
+      body: bodyText,
+      headers: request.headers,
+      nonces: this.#nonces,
+    });
+    if (!verdict.ok) call.auth = verdict.reason;
+    if (url.pathname !== INFER_PATH || request.method !== "POST") return json(404, "not found");
+    if (!verdict.ok) return json(401, `signature: ${verdict.reason}`);
+    const parsed = inferRequestSchema.safeParse(JSON.parse(bodyText));
+    if (!parsed.success) return json(422, parsed.error.message);
+    call.body = parsed.data;
+
+    if (behaviour.kind === "status") {
+      const headers: Record<string, string> = behaviour.retryAfter
+        ? { "retry-after": behaviour.retryAfter }
+        : {};
+      return json(behaviour.status, `scripted ${behaviour.status}`, headers);
+    }
+    if (behaviour.kind === "ok" && behaviour.gate) await behaviour.gate;
+    const bytes = fakeImage(parsed.data);
+    return new Response(behaviour.kind === "truncated" ? bytes.slice(0, bytes.length - 4) : bytes, {
+      status: 200,
+      headers: {
+        "content-type": CONTENT_TYPES[parsed.data.output_format],
+        [INFER_HEADERS.seed]: String(parsed.data.seed),
+        [INFER_HEADERS.modelRevision]:
+          behaviour.kind === "ok" ? (behaviour.revision ?? this.revision) : this.revision,
+        [INFER_HEADERS.promptTruncated]: "0",
+        [INFER_HEADERS.serverTiming]: "denoise;dur=1",
+      },
+    });
+  }
+}
+
+function json(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return Response.json(
+    {
+      error: {
+        message,
+        type: status === 503 ? "service_unavailable" : "server_error",
+        param: null,
+        code: null,
+      },
+    },
+    { status, headers },
+  );
+}
+
+/** Resolves `release()` later: holds fake GPU answers so concurrent requests overlap for certain. */
+export function gate(): { promise: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { promise, release };
+}
