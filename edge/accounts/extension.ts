@@ -1,0 +1,50 @@
+/**
+ * The accounts extension: API-key auth, per-key rate limits and daily image quotas, metering into the D1
+ * ledger, Idempotency-Key, the usage endpoint and the admin API. Installed through `createApp({ extensions })`.
+ *
+ * Chains (outermost first):
+ * - POST /v1/images/generations: apiKeyAuth -> requireScope("images:generate") -> requestRateLimit ->
+ *   jsonBody guard -> idempotency -> imageQuota -> metering -> route
+ * - GET /v1/usage: apiKeyAuth -> requireScope("usage:read") -> requestRateLimit -> route
+ * - GET /v1/models: apiKeyAuth -> requestRateLimit -> route
+ * - /v1/admin/*: adminAuth (ADMIN_TOKEN) -> admin routes
+ * Image bytes (`GET /v1/images/{cacheKey}.{ext}`) stay public: content-addressed URLs handed to clients.
+ * @module
+ */
+import type { AppExtension } from "../app";
+import { readConfig } from "../config";
+import { adminAuth } from "../middleware/admin-auth";
+import { apiKeyAuth, requireScope } from "../middleware/api-key-auth";
+import { idempotency } from "../middleware/idempotency";
+import { imageQuota } from "../middleware/image-quota";
+import { jsonBody } from "../middleware/json-body";
+import { metering } from "../middleware/metering";
+import { requestRateLimit } from "../middleware/rate-limit";
+import { ADMIN_PATH, mountAdminRoutes } from "../routes/admin/router";
+import { mountUsageRoutes, USAGE_PATH } from "../routes/usage/router";
+
+export function accountsExtension(): AppExtension {
+  return {
+    name: "accounts",
+    install(app) {
+      app.use(ADMIN_PATH, adminAuth());
+      mountAdminRoutes(app);
+
+      const auth = apiKeyAuth();
+      const rateLimit = requestRateLimit();
+      app.use(
+        "/v1/images/generations",
+        auth,
+        requireScope("images:generate"),
+        rateLimit,
+        jsonBody({ maxBytes: (c) => readConfig(c.env).maxBodyBytes }),
+        idempotency(),
+        imageQuota(),
+        metering(),
+      );
+      app.use(USAGE_PATH, auth, requireScope("usage:read"), rateLimit);
+      mountUsageRoutes(app);
+      app.use("/v1/models", auth, rateLimit);
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Metering: after the route answers 2xx, writes one ledger row per served image (`c.var.servedImages`) in a
+ * single D1 batch, together with the Idempotency-Key completion if the request holds one, and only then lets
+ * the response go. If that write fails the client gets a 500 instead of unbilled images (the images stay in
+ * the cache, so a retry is cheap). Failed requests (non-2xx) are never billed.
+ * Sets `x-usage-images` and `x-usage-amount-micros` on billed responses.
+ * Mount after `apiKeyAuth` (and `idempotency`), before the route.
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { insertLedgerRow, ledgerRows } from "../../accounts/ledger";
+import { ApiError } from "../../errors";
+import type { AppEnv } from "../../types";
+
+export function metering(): MiddlewareHandler<AppEnv> {
+  return async function metering(c, next) {
+    await next();
+    if (c.res.status < 200 || c.res.status >= 300) return;
+    const rows = ledgerRows(c.var.principal, c.var.requestId, c.var.servedImages, Date.now());
+    const statements = rows.map((row) => insertLedgerRow(c.env.DB, row));
+    if (rows.length > 0) {
+      c.res.headers.set("x-usage-images", String(rows.length));
+      c.res.headers.set(
+        "x-usage-amount-micros",
+        String(rows.reduce((sum, row) => sum + row.amountMicros, 0)),
+      );
+    }
+    const completion = c.get("idempotencyCompletion");
+    if (completion) statements.push(await completion(c.res));
+    if (statements.length === 0) return;
+    try {
+      await c.env.DB.batch(statements);
+    } catch (error) {
+      console.error(
+        JSON.stringify({
+          level: "error",
+          event: "ledger_write_failed",
+          requestId: c.var.requestId,
+          error: String(error),
+        }),
+      );
+      throw new ApiError(
+        "server_error",
+        "Usage could not be recorded, so the request was not billed; retry it",
+        {
+          code: "metering_failed",
+        },
+      );
+    }
+    if (completion) c.set("idempotencyCompleted", true);
+  };
+}
