@@ -2,10 +2,10 @@
  * Qwen3 text-encoder graph vs the golden set tiny-a (text_encoder_1, text_encoder_2_padded), both targets run
  * on the CPU execution provider. Only valid positions (attention_mask == 1) are compared, as cases.json says.
  */
-import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCase } from "../../../gpu-fn/golden/text_encoder";
 import type { GoldenCase, GoldenTensor } from "../../../gpu-fn/golden/types";
 import {
@@ -18,6 +18,16 @@ import { textEncoderRefs } from "../../../gpu-fn/model/checkpoint/layouts";
 import { MappedWeightSource, openSafetensors, writeSafetensors } from "../../../gpu-fn/model/safetensors";
 import type { WeightSource } from "../../../gpu-fn/model/weights";
 import { GOLDEN_DIR, readCases, readSafetensors } from "../gpu-fn/golden-files";
+
+const made: string[] = [];
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 const CHECKPOINT = join(GOLDEN_DIR, "checkpoint/text_encoder");
 const config = parseTextEncoderConfig(JSON.parse(readFileSync(join(CHECKPOINT, "config.json"), "utf8")));
@@ -41,7 +51,7 @@ const goldenWeights = () => weightsOf(CHECKPOINT);
 
 /** A copy of the golden text encoder saved without the `model.` prefix (a Qwen3Model save), same BF16 bytes. */
 function unprefixedCopy(): string {
-  const dir = mkdtempSync(join(tmpdir(), "te-noprefix-"));
+  const dir = tempDir("te-noprefix-");
   const set = openSafetensors(CHECKPOINT);
   const tensors = [...set.tensors].map(([name, t]) => {
     const e = t.file.entry(t.name);
@@ -95,7 +105,7 @@ describe.each(["cpu", "cuda"] as Target[])("text encoder graph, %s target", (tar
   let modelDir: string;
 
   beforeAll(async () => {
-    modelDir = mkdtempSync(join(tmpdir(), `te-${target}-`));
+    modelDir = tempDir(`te-${target}-`);
     await buildTextEncoder({ weights: goldenWeights(), config, target, outDir: modelDir });
   });
 
@@ -134,7 +144,7 @@ describe("text encoder key table and shape checks", () => {
     for (const dir of [CHECKPOINT, unprefixedCopy()]) {
       const weights = weightsOf(dir);
       expect(weights.has("layers.0.self_attn.q_proj.weight")).toBe(true);
-      const modelDir = mkdtempSync(join(tmpdir(), "te-prefix-"));
+      const modelDir = tempDir("te-prefix-");
       await buildTextEncoder({ weights, config, target: "cpu", outDir: modelDir });
       const out = await runCase({ case: c, inputs, modelDir, provider: "cpu" });
       outputs.push(out.hidden_states_m2.data as Float32Array);
@@ -152,7 +162,7 @@ describe("text encoder key table and shape checks", () => {
       readF32: (k) => real.readF32(k),
       chunksF32: (k, n) => real.chunksF32(k, n),
     };
-    const outDir = mkdtempSync(join(tmpdir(), "te-bad-"));
+    const outDir = tempDir("te-bad-");
     await expect(buildTextEncoder({ weights: wrong, config, target: "cpu", outDir })).rejects.toThrow(
       "text_encoder: layers.1.self_attn.k_proj.weight has shape [48,48], config expects [32,48]",
     );
