@@ -36,6 +36,17 @@ export class PromptTokenizer {
     return new PromptTokenizer(new Tokenizer(json, config), maxLength);
   }
 
+  /** Number of ids the tokenizer can produce (largest id + 1, added tokens included). */
+  get vocabSize(): number {
+    let max = -1;
+    for (const id of this.#tokenizer.get_vocab(true).values()) if (id > max) max = id;
+    return max + 1;
+  }
+
+  encode(prompt: string): EncodedPrompt {
+    return this.encodePrompt(prompt);
+  }
+
   /** Token ids of `text` as-is (no template, no special tokens added). */
   encodeRaw(text: string): number[] {
     return this.#tokenizer.encode(text, { add_special_tokens: false }).ids;

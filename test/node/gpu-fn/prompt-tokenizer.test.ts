@@ -53,3 +53,9 @@ describe("PromptTokenizer with Qwen3's tokenizer.json", () => {
     expect(fits.truncated).toBe(false);
   });
 });
+
+describe("PromptTokenizer.vocabSize", () => {
+  it("counts Qwen3's added tokens", () => {
+    expect(tok.vocabSize).toBe(151669);
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * ONNX Runtime session creation with the configured execution provider: `cpu`, `cuda` (a hard error with a clear
+ * message when CUDA is unavailable) or `auto` (CUDA when it loads, else CPU, said in one log line).
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+
+export type ExecutionProviderSetting = "cpu" | "cuda" | "auto";
+export type ActiveProvider = "cpu" | "cuda";
+
+export function parseExecutionProvider(value: string | undefined): ExecutionProviderSetting {
+  const v = (value ?? "auto").trim().toLowerCase();
+  if (v === "cpu" || v === "cuda" || v === "auto") return v;
+  throw new Error(`EXECUTION_PROVIDER must be cpu, cuda or auto, got "${value}"`);
+}
+
+export class CudaUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(
+      "EXECUTION_PROVIDER=cuda, but ONNX Runtime's CUDA provider could not be loaded " +
+        `(${(cause as Error)?.message ?? cause}). Install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a ` +
+        "host with the CUDA 12 + cuDNN 9 runtime, or set EXECUTION_PROVIDER=cpu.",
+      { cause },
+    );
+    this.name = "CudaUnavailableError";
+  }
+}
+
+function sessionOptions(provider: ActiveProvider): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: provider === "cuda" ? [{ name: "cuda", deviceId: 0 }] : ["cpu"],
+    graphOptimizationLevel: "all",
+  };
+}
+
+export interface OpenedSession {
+  session: ort.InferenceSession;
+  provider: ActiveProvider;
+}
+
+/**
+ * Opens one graph by path (external data next to it). With `auto`, a CUDA failure falls back to the CPU and
+ * `log` says why; with `cuda`, it throws CudaUnavailableError.
+ */
+export async function openSession(
+  graphPath: string,
+  setting: ExecutionProviderSetting,
+  log: (line: string) => void = () => {},
+): Promise<OpenedSession> {
+  if (setting === "cpu")
+    return { session: await ort.InferenceSession.create(graphPath, sessionOptions("cpu")), provider: "cpu" };
+  try {
+    return {
+      session: await ort.InferenceSession.create(graphPath, sessionOptions("cuda")),
+      provider: "cuda",
+    };
+  } catch (err) {
+    if (setting === "cuda") throw new CudaUnavailableError(err);
+    log(`execution provider auto: CUDA unavailable (${(err as Error).message.split("\n")[0]}); using CPU`);
+    return { session: await ort.InferenceSession.create(graphPath, sessionOptions("cpu")), provider: "cpu" };
+  }
+}

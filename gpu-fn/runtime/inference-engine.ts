@@ -1,0 +1,112 @@
+/**
+ * Main-thread handle on the inference worker: starts it, waits for "ready", sends one batch at a time and
+ * resolves with its images. A worker crash fails the batch in flight and marks the engine dead (readiness off).
+ * @module
+ */
+import { Worker } from "node:worker_threads";
+import type { GenerationJob } from "../pipeline/text-to-image";
+import type { FromWorker, ToWorker, WorkerOptions } from "./worker-protocol";
+
+export type EngineReady = Extract<FromWorker, { type: "ready" }>;
+export type BatchDone = Extract<FromWorker, { type: "done" }>;
+
+const WORKER_ENTRY = new URL("./worker-entry.mjs", import.meta.url);
+
+interface InFlight {
+  id: number;
+  resolve: (done: BatchDone) => void;
+  reject: (err: Error) => void;
+  onStep?: (step: number, total: number) => void;
+}
+
+export class InferenceEngine {
+  readonly #worker: Worker;
+  readonly #ready: Promise<EngineReady>;
+  #inFlight: InFlight | null = null;
+  #nextId = 1;
+  #dead: Error | null = null;
+  info: EngineReady | null = null;
+
+  constructor(opts: WorkerOptions, log: (line: string) => void = console.log) {
+    this.#worker = new Worker(WORKER_ENTRY, { workerData: opts });
+    this.#ready = new Promise((resolve, reject) => {
+      this.#worker.on("message", (msg: FromWorker) => {
+        switch (msg.type) {
+          case "ready":
+            this.info = msg;
+            resolve(msg);
+            return;
+          case "init-error":
+            this.#fail(new Error(msg.message));
+            reject(this.#dead);
+            return;
+          case "log":
+            log(msg.line);
+            return;
+          case "step":
+            if (this.#inFlight?.id === msg.id) this.#inFlight.onStep?.(msg.step, msg.total);
+            return;
+          case "done":
+          case "error": {
+            const job = this.#inFlight;
+            if (!job || job.id !== msg.id) return;
+            this.#inFlight = null;
+            if (msg.type === "done") job.resolve(msg);
+            else job.reject(new Error(msg.message));
+            return;
+          }
+        }
+      });
+      this.#worker.on("error", (err) => {
+        this.#fail(err);
+        reject(err);
+      });
+      this.#worker.on("exit", (code) => {
+        this.#fail(new Error(`inference worker exited with code ${code}`));
+        reject(this.#dead);
+      });
+    });
+    this.#ready.catch(() => {}); // observed through ready()
+  }
+
+  /** Resolves once the models are loaded and warmed up; rejects if that fails. */
+  ready(): Promise<EngineReady> {
+    return this.#ready;
+  }
+
+  get alive(): boolean {
+    return this.#dead === null;
+  }
+
+  get busy(): boolean {
+    return this.#inFlight !== null;
+  }
+
+  /** Runs one batch; `cancel` holds one Int32 flag per job (set by the caller when a client goes away). */
+  run(
+    jobs: GenerationJob[],
+    cancel: SharedArrayBuffer,
+    onStep?: (step: number, total: number) => void,
+  ): Promise<BatchDone> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    if (this.#inFlight) return Promise.reject(new Error("inference engine is busy"));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#inFlight = { id, resolve, reject, onStep };
+      const msg: ToWorker = { type: "generate", id, jobs, cancel };
+      this.#worker.postMessage(msg);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#fail(new Error("inference engine closed"));
+    await this.#worker.terminate();
+  }
+
+  #fail(err: Error): void {
+    if (!this.#dead) this.#dead = err;
+    const job = this.#inFlight;
+    this.#inFlight = null;
+    job?.reject(err);
+  }
+}

@@ -1,0 +1,18 @@
+/** Converts the golden tiny-a checkpoint into a model folder once per test process (model builder's converter). */
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { convertCheckpoint } from "../../../gpu-fn/model/convert";
+import { GOLDEN_DIR } from "./golden-files";
+
+let folder: Promise<string> | null = null;
+
+export function tinyAModelDir(): Promise<string> {
+  folder ??= (async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), "zi-tiny-a-")), "model");
+    await convertCheckpoint({ from: path.join(GOLDEN_DIR, "checkpoint"), out, target: "cpu" });
+    if (!existsSync(path.join(out, "model.json"))) throw new Error("conversion wrote no model.json");
+    return out;
+  })();
+  return folder;
+}
