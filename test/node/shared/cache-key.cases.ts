@@ -1,0 +1,121 @@
+/**
+ * cacheKey and seed cases, run both in Node (test/node/shared) and in workerd (test/edge/shared):
+ * shared/ must give identical answers in both runtimes.
+ */
+import { describe, expect, it } from "vitest";
+import { type CanonicalImageRequest, cacheKey, canonicalString } from "../../../shared/cache-key";
+import { deriveSeed, randomSeed } from "../../../shared/seed";
+
+const base: CanonicalImageRequest = {
+  modelRevision: "zimage-turbo@sha256:0123abcd",
+  prompt: "a lighthouse at dawn, watercolor",
+  negativePrompt: "",
+  width: 1024,
+  height: 1024,
+  steps: 8,
+  guidanceScale: 0,
+  seed: 42,
+  outputFormat: "png",
+};
+
+/** Fixed vectors: change them only together with CACHE_KEY_VERSION. */
+export const CACHE_KEY_VECTORS: { input: CanonicalImageRequest; canonical: string; key: string }[] = [
+  {
+    input: base,
+    canonical:
+      '["zi-cache-v1","zimage-turbo@sha256:0123abcd","a lighthouse at dawn, watercolor","",1024,1024,8,0,42,"png"]',
+    key: "69160568a8fe9da6e7a933994c0654764e18422a1586f85044fc4fbe82dbb9cb",
+  },
+  {
+    // Decomposed "é" and surrounding whitespace: NFC + trim give the same canonical text as "Café ☕ 東京 — 雨".
+    input: {
+      ...base,
+      prompt: "  Cafe\u0301 ☕ 東京 — 雨\n",
+      negativePrompt: " blurry, low quality ",
+      width: 768,
+      height: 1344,
+      steps: 9,
+      guidanceScale: 3.5,
+      seed: 9007199254740991,
+      outputFormat: "webp",
+    },
+    canonical:
+      '["zi-cache-v1","zimage-turbo@sha256:0123abcd","Café ☕ 東京 — 雨","blurry, low quality",768,1344,9,3.5,9007199254740991,"webp"]',
+    key: "517e2954e75d5f985a358e64f984b58d817878704cbb91b461a761e54297776c",
+  },
+  {
+    input: { ...base, seed: 0, outputFormat: "jpeg", guidanceScale: 0.1 },
+    canonical:
+      '["zi-cache-v1","zimage-turbo@sha256:0123abcd","a lighthouse at dawn, watercolor","",1024,1024,8,0.1,0,"jpeg"]',
+    key: "288315fed3d051263a63d47670bf4bc8e3969aea87a40a5a704f5f5d2d3ab1d1",
+  },
+];
+
+export function cacheKeyCases(): void {
+  describe("cacheKey", () => {
+    it.each(CACHE_KEY_VECTORS)("matches its fixed vector ($key)", async ({ input, canonical, key }) => {
+      expect(canonicalString(input)).toBe(canonical);
+      expect(await cacheKey(input)).toBe(key);
+    });
+
+    it("ignores JSON key order and number spelling", async () => {
+      const a = JSON.parse('{"seed":42,"guidanceScale":0.0,"steps":8.0,"width":1024,"height":1.024e3}');
+      const b = JSON.parse('{"height":1024,"width":1024,"steps":8,"guidanceScale":-0,"seed":4.2e1}');
+      expect(await cacheKey({ ...base, ...a })).toBe(await cacheKey({ ...base, ...b }));
+      expect(await cacheKey({ ...base, ...a })).toBe(CACHE_KEY_VECTORS[0].key);
+    });
+
+    it("changes when any field changes", async () => {
+      const changes: Partial<CanonicalImageRequest>[] = [
+        { modelRevision: "zimage-turbo@sha256:0123abce" },
+        { prompt: "a lighthouse at dusk, watercolor" },
+        { prompt: "A lighthouse at dawn, watercolor" },
+        { negativePrompt: "blurry" },
+        { width: 1008 },
+        { height: 1008 },
+        { steps: 9 },
+        { guidanceScale: 0.5 },
+        { seed: 43 },
+        { outputFormat: "webp" },
+      ];
+      const keys = await Promise.all(changes.map((change) => cacheKey({ ...base, ...change })));
+      expect(new Set([CACHE_KEY_VECTORS[0].key, ...keys]).size).toBe(changes.length + 1);
+    });
+
+    it("keeps field boundaries (no ambiguity between prompt and negative prompt)", async () => {
+      const one = await cacheKey({ ...base, prompt: "a b", negativePrompt: "c" });
+      const two = await cacheKey({ ...base, prompt: "a", negativePrompt: "b c" });
+      expect(one).not.toBe(two);
+    });
+  });
+
+  describe("seeds", () => {
+    const inputs = { ...base };
+    it("derives a fixed 32-bit seed from the canonical prompt and parameters", async () => {
+      expect(await deriveSeed(inputs)).toBe(3457400274);
+      expect(await deriveSeed(CACHE_KEY_VECTORS[1].input)).toBe(4188194272);
+    });
+
+    it("normalizes text first and ignores output format and model revision", async () => {
+      expect(await deriveSeed({ ...inputs, prompt: ` ${inputs.prompt}\t` })).toBe(3457400274);
+      expect(
+        await deriveSeed({ ...inputs, outputFormat: "webp", modelRevision: "other" } as typeof inputs),
+      ).toBe(3457400274);
+    });
+
+    it("changes with the prompt or parameters", async () => {
+      const seeds = await Promise.all([
+        deriveSeed({ ...inputs, prompt: "another prompt" }),
+        deriveSeed({ ...inputs, steps: 9 }),
+        deriveSeed({ ...inputs, width: 512 }),
+      ]);
+      expect(seeds).not.toContain(3457400274);
+    });
+
+    it("draws random seeds in 0..2^32-1", () => {
+      const seeds = Array.from({ length: 50 }, randomSeed);
+      expect(seeds.every((s) => Number.isInteger(s) && s >= 0 && s < 2 ** 32)).toBe(true);
+      expect(new Set(seeds).size).toBeGreaterThan(45);
+    });
+  });
+}
