@@ -4,7 +4,7 @@
  *
  * Chains (outermost first):
  * - POST /v1/images/generations: apiKeyAuth -> requireScope("images:generate") -> requestRateLimit ->
- *   jsonBody guard -> idempotency -> imageQuota -> metering -> route
+ *   jsonBody guard -> bufferBody -> idempotency -> imageQuota -> metering -> route
  * - GET /v1/usage: apiKeyAuth -> requireScope("usage:read") -> requestRateLimit -> route
  * - GET /v1/models: apiKeyAuth -> requestRateLimit -> route
  * - /v1/admin/*: adminAuth (ADMIN_TOKEN) -> admin routes
@@ -15,6 +15,7 @@ import type { AppExtension } from "../app";
 import { readConfig } from "../config";
 import { adminAuth } from "../middleware/admin-auth";
 import { apiKeyAuth, requireScope } from "../middleware/api-key-auth";
+import { bufferBody } from "../middleware/buffer-body";
 import { idempotency } from "../middleware/idempotency";
 import { imageQuota } from "../middleware/image-quota";
 import { jsonBody } from "../middleware/json-body";
@@ -38,6 +39,7 @@ export function accountsExtension(): AppExtension {
         requireScope("images:generate"),
         rateLimit,
         jsonBody({ maxBytes: (c) => readConfig(c.env).maxBodyBytes }),
+        bufferBody(),
         idempotency(),
         imageQuota(),
         metering(),

@@ -29,6 +29,9 @@ function redisFor(config: AccountsConfig): Redis {
       // One quick retry for a dropped connection; longer outages go to the fail policy instead of stalling.
       retry: { retries: 1, backoff: () => 50 },
       enableTelemetry: false,
+      // Each limit() is one EVALSHA; batching buys nothing and its shared promise surfaces network errors
+      // as unhandled rejections.
+      enableAutoPipelining: false,
     });
     redisClients.set(id, redis);
   }

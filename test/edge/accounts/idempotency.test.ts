@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { gate } from "../support/fake-gpu";
+import { generate, installGpu, ledgerRows, newCustomer, readError } from "./support";
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("Idempotency-Key", () => {
+  it("50 concurrent retries with one key: 1 backend call, 1 ledger row, the others 409 until it completes", async () => {
+    const gpu = installGpu();
+    const held = gate();
+    gpu
+      .always("gpu-a.test", { kind: "ok", gate: held.promise })
+      .always("gpu-b.test", { kind: "ok", gate: held.promise });
+    const { key, accountId } = await newCustomer();
+    const body = { prompt: `lynx ${crypto.randomUUID()}`, size: "64x64", seed: 5 };
+    const headers = { "idempotency-key": "order-123" };
+
+    // All 50 race for the key; whoever claims it is held at the GPU until the other 49 have their answers.
+    let settled = 0;
+    const pending = Array.from({ length: 50 }, () =>
+      generate(key, body, headers).then((res) => {
+        settled += 1;
+        return res;
+      }),
+    );
+    while (settled < 49) await new Promise((resolve) => setTimeout(resolve, 5));
+    held.release();
+    const responses = await Promise.all(pending);
+    const [original, ...others] = [...responses].sort((x, y) => x.status - y.status);
+
+    expect(original.status).toBe(200);
+    expect(others.map((r) => r.status)).toEqual(Array(49).fill(409));
+    expect(others[0].headers.get("retry-after")).toBe("1");
+    expect(await readError(others[0])).toMatchObject({
+      type: "idempotency_error",
+      code: "idempotency_key_in_progress",
+    });
+    expect(gpu.calls).toHaveLength(1);
+    expect(await ledgerRows(accountId)).toHaveLength(1);
+
+    // A retry after completion replays the stored response: same body, no new generation or ledger row.
+    const originalBody = await original.text();
+    const replay = await generate(key, body, headers);
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(replay.headers.get("x-original-request-id")).toBe(original.headers.get("x-request-id"));
+    expect(replay.headers.get("x-cache")).toBe(original.headers.get("x-cache"));
+    expect(await replay.text()).toBe(originalBody);
+    expect(gpu.calls).toHaveLength(1);
+    expect(await ledgerRows(accountId)).toHaveLength(1);
+  });
+
+  it("answers 422 for the same key with a different body", async () => {
+    installGpu();
+    const { key } = await newCustomer();
+    const headers = { "idempotency-key": "k-422" };
+    expect((await generate(key, { prompt: "a", size: "64x64", seed: 1 }, headers)).status).toBe(200);
+    const res = await generate(key, { prompt: "b", size: "64x64", seed: 1 }, headers);
+    expect(res.status).toBe(422);
+    expect(await readError(res)).toMatchObject({ type: "idempotency_error", code: "idempotency_key_reused" });
+  });
+
+  it("scopes keys to the account", async () => {
+    const gpu = installGpu();
+    const a = await newCustomer();
+    const b = await newCustomer();
+    const headers = { "idempotency-key": "shared-name" };
+    const body = { prompt: `ibis ${crypto.randomUUID()}`, size: "64x64", seed: 2 };
+    expect((await generate(a.key, body, headers)).status).toBe(200);
+    const other = await generate(b.key, body, headers);
+    expect(other.status).toBe(200);
+    expect(other.headers.get("idempotent-replayed")).toBeNull();
+    expect(gpu.calls).toHaveLength(1); // b's request was a cache hit, but it ran and was billed
+    expect(await ledgerRows(b.accountId)).toHaveLength(1);
+  });
+
+  it("releases the key when the request fails, so a retry runs again", async () => {
+    const gpu = installGpu();
+    gpu
+      .always("gpu-a.test", { kind: "status", status: 500 })
+      .always("gpu-b.test", { kind: "status", status: 500 });
+    const { key, accountId } = await newCustomer();
+    const headers = { "idempotency-key": "retry-me" };
+    const body = { prompt: `wren ${crypto.randomUUID()}`, size: "64x64", seed: 3 };
+    expect((await generate(key, body, headers)).status).toBeGreaterThanOrEqual(500);
+    expect(await ledgerRows(accountId)).toHaveLength(0);
+    gpu.always("gpu-a.test", { kind: "ok" }).always("gpu-b.test", { kind: "ok" });
+    const retried = await generate(key, body, headers);
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get("idempotent-replayed")).toBeNull();
+    expect(await ledgerRows(accountId)).toHaveLength(1);
+  });
+
+  it("rejects malformed keys", async () => {
+    const { key } = await newCustomer();
+    const res = await generate(key, { prompt: "a", size: "64x64" }, { "idempotency-key": "has space" });
+    expect(res.status).toBe(400);
+    expect(await readError(res)).toMatchObject({ param: "Idempotency-Key", code: "invalid_idempotency_key" });
+  });
+});

@@ -1,0 +1,132 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { admin, generate, installGpu, newCustomer, readError } from "./support";
+
+afterEach(() => vi.restoreAllMocks());
+
+/** Parses `"requests";q=10;w=60, "images";...` into {requests: {q: "10", w: "60"}, ...}. */
+function structuredList(value: string | null): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const item of (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const [name, ...params] = item.split(";");
+    out[JSON.parse(name)] = Object.fromEntries(params.map((p) => p.split("=") as [string, string]));
+  }
+  return out;
+}
+
+describe("per-key request rate limit (sliding window, real Redis)", () => {
+  it("admits exactly 10 of 200 concurrent requests on a limit of 10; the rest get 429 with retry headers", async () => {
+    const gpu = installGpu();
+    const { key } = await newCustomer({ requests_per_minute: 10 });
+    const body = { prompt: `fox ${crypto.randomUUID()}`, size: "64x64", seed: 1 };
+    const responses = await Promise.all(Array.from({ length: 200 }, () => generate(key, body)));
+
+    const admitted = responses.filter((r) => r.status === 200);
+    const limited = responses.filter((r) => r.status === 429);
+    expect(admitted).toHaveLength(10);
+    expect(limited).toHaveLength(190);
+    expect(gpu.calls).toHaveLength(1); // identical requests: one generation, the rest cache hits or coalesced
+
+    for (const res of admitted) {
+      expect(res.headers.get("x-ratelimit-limit")).toBe("10");
+      expect(Number(res.headers.get("x-ratelimit-remaining"))).toBeLessThan(10);
+      expect(structuredList(res.headers.get("ratelimit-policy")).requests).toEqual({ q: "10", w: "60" });
+      expect(structuredList(res.headers.get("ratelimit")).requests.r).toBe(
+        res.headers.get("x-ratelimit-remaining"),
+      );
+    }
+    const remaining = admitted
+      .map((r) => Number(r.headers.get("x-ratelimit-remaining")))
+      .sort((a, b) => a - b);
+    expect(remaining).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+    for (const res of limited) {
+      const retryAfter = Number(res.headers.get("retry-after"));
+      const retryAfterMs = Number(res.headers.get("retry-after-ms"));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect(Math.ceil(retryAfterMs / 1000)).toBeLessThanOrEqual(retryAfter);
+      expect(res.headers.get("x-ratelimit-limit")).toBe("10");
+      expect(res.headers.get("x-ratelimit-remaining")).toBe("0");
+      expect(Number(res.headers.get("x-ratelimit-reset"))).toBe(retryAfter);
+      expect(structuredList(res.headers.get("ratelimit")).requests.r).toBe("0");
+    }
+    expect(await readError(limited[0])).toMatchObject({
+      type: "rate_limit_error",
+      code: "rate_limit_exceeded",
+    });
+  });
+
+  it("a plan change applies to the next request without a deploy", async () => {
+    installGpu();
+    const { key, accountId } = await newCustomer({ requests_per_minute: 1 });
+    const body = { prompt: `owl ${crypto.randomUUID()}`, size: "64x64", seed: 1 };
+    expect((await generate(key, body)).status).toBe(200);
+    expect((await generate(key, body)).status).toBe(429);
+    const bigger = await newCustomer({ requests_per_minute: 5 });
+    await admin(`/accounts/${accountId}`, { method: "PATCH", body: { plan_id: bigger.planId } });
+    const res = await generate(key, body);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-ratelimit-limit")).toBe("5");
+  });
+});
+
+describe("daily image quota", () => {
+  it("counts images, refuses a request that does not fit without consuming the rest, and says not to retry", async () => {
+    installGpu();
+    const { key } = await newCustomer({ images_per_day: 5 });
+    const prompt = `heron ${crypto.randomUUID()}`;
+    const four = await generate(key, { prompt, size: "64x64", n: 4, seed: 10 });
+    expect(four.status).toBe(200);
+    expect(four.headers.get("x-ratelimit-limit-images")).toBe("5");
+    expect(four.headers.get("x-ratelimit-remaining-images")).toBe("1");
+    expect(structuredList(four.headers.get("ratelimit-policy")).images).toEqual({
+      q: "5",
+      w: "86400",
+      qu: '"images"',
+    });
+
+    const two = await generate(key, { prompt, size: "64x64", n: 2, seed: 20 });
+    expect(two.status).toBe(429);
+    expect(two.headers.get("x-should-retry")).toBe("false");
+    expect(two.headers.get("x-ratelimit-remaining-images")).toBe("1");
+    const secondsToMidnight = Math.ceil(
+      (Math.ceil(Date.now() / 86_400_000) * 86_400_000 - Date.now()) / 1000,
+    );
+    expect(Math.abs(Number(two.headers.get("retry-after")) - secondsToMidnight)).toBeLessThanOrEqual(2);
+    expect(await readError(two)).toMatchObject({ type: "rate_limit_error", code: "daily_quota_exceeded" });
+
+    const one = await generate(key, { prompt, size: "64x64", n: 1, seed: 30 });
+    expect(one.status).toBe(200);
+    expect(one.headers.get("x-ratelimit-remaining-images")).toBe("0");
+    expect((await generate(key, { prompt, size: "64x64", seed: 31 })).status).toBe(429);
+  });
+
+  it("gives back the images of a failed generation", async () => {
+    const gpu = installGpu();
+    gpu
+      .always("gpu-a.test", { kind: "status", status: 500 })
+      .always("gpu-b.test", { kind: "status", status: 500 });
+    const { key } = await newCustomer({ images_per_day: 2 });
+    const failed = await generate(key, { prompt: `crane ${crypto.randomUUID()}`, size: "64x64", n: 2 });
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(failed.headers.get("x-ratelimit-remaining-images")).toBe("2");
+    gpu.always("gpu-a.test", { kind: "ok" }).always("gpu-b.test", { kind: "ok" });
+    const ok = await generate(key, { prompt: `crane ${crypto.randomUUID()}`, size: "64x64", n: 2 });
+    expect(ok.status).toBe(200);
+  });
+
+  it("refuses sizes above the plan's max pixels with 403", async () => {
+    installGpu();
+    const { key } = await newCustomer({ max_pixels: 64 * 64 });
+    const res = await generate(key, { prompt: "big", size: "128x128" });
+    expect(res.status).toBe(403);
+    expect(await readError(res)).toMatchObject({
+      type: "permission_error",
+      param: "size",
+      code: "plan_max_pixels",
+    });
+  });
+});
