@@ -1,0 +1,193 @@
+/**
+ * CPU forward time of the S3-DiT graph for a medium config (dim 512, 4 heads of 128, 8 layers + 2+2 refiners,
+ * 1024 image tokens + 128 caption tokens, random weights) and its efficiency: achieved FLOP/s over the FLOP/s of
+ * one large fp32 MatMul run by ONNX Runtime in the same process.
+ *
+ *   npx tsx test/bench/transformer-cpu.ts [--runs 5]
+ *
+ * FLOPs count matmuls only (2·M·K·N for every linear, 4·S²·D per attention); norms, RoPE and elementwise ops are
+ * left out, so the efficiency is a lower bound.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { buildTransformer } from "../../gpu-fn/model/builders/transformer";
+import {
+  parseTransformerConfig,
+  type TransformerConfig,
+  transformerDims,
+  transformerIoConfig,
+  transformerKeyShapes,
+} from "../../gpu-fn/model/builders/transformer-config";
+import { GraphBuilder } from "../../gpu-fn/model/onnx/graph-builder";
+import { buildTransformerFeeds } from "../../gpu-fn/model/transformer-io";
+import type { WeightSource } from "../../gpu-fn/model/weights";
+
+const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
+
+const config = parseTransformerConfig({
+  all_patch_size: [2],
+  all_f_patch_size: [1],
+  axes_dims: [32, 48, 48],
+  axes_lens: [1536, 512, 512],
+  cap_feat_dim: 2560,
+  dim: 512,
+  in_channels: 16,
+  n_heads: 4,
+  n_kv_heads: 4,
+  n_layers: 8,
+  n_refiner_layers: 2,
+  norm_eps: 1e-5,
+  qk_norm: true,
+  rope_theta: 256,
+  t_scale: 1000,
+});
+const H = 64; // 32x32 = 1024 image tokens
+const W = 64;
+const CAP = 128;
+
+/** Deterministic random weights: linears ~ U(±sqrt(3/fan_in)), 1-D gains ~1, everything else small. */
+function syntheticWeights(c: TransformerConfig): WeightSource {
+  const shapes = transformerKeyShapes(c);
+  let seed = 12345;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32 - 0.5;
+  };
+  const make = (key: string): Float32Array => {
+    const shape = shapes.get(key)!;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const gain = shape.length === 1 && (key.includes("norm") || key === "cap_embedder.0.weight");
+    const scale = shape.length === 2 && !key.includes("pad_token") ? Math.sqrt(12 / shape[1]) : 0.2;
+    return Float32Array.from({ length: n }, () => (gain ? 1 + 0.2 * rand() : scale * rand()));
+  };
+  return {
+    keys: () => [...shapes.keys()],
+    has: (k) => shapes.has(k),
+    info: (k) => ({ key: k, dtype: "F32", shape: shapes.get(k)! }),
+    readF32: async (k) => make(k),
+    chunksF32: async function* (k) {
+      yield make(k);
+    },
+  };
+}
+
+function matmulFlops(c: TransformerConfig, sx: number, sc: number): number {
+  const d = transformerDims(c);
+  const D = d.dim;
+  const block = (s: number) => 2 * s * (4 * D * D + 3 * D * d.ffnDim) + 4 * s * s * D;
+  const su = sx + sc;
+  return (
+    c.n_refiner_layers * (block(sx) + block(sc)) +
+    c.n_layers * block(su) +
+    2 * sx * d.patchDim * D + // x embedder
+    2 * sc * c.cap_feat_dim * D + // caption embedder
+    2 * sx * D * d.patchDim // final layer (image rows only)
+  );
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function timeOnce(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<number> {
+  const t0 = performance.now();
+  await session.run(feeds);
+  return performance.now() - t0;
+}
+
+/** One (M x K) @ (K x N) fp32 MatMul with a constant right-hand side, as the DiT's linears are. */
+async function matmulSession(dir: string, M: number, K: number, N: number) {
+  const g = new GraphBuilder({ name: "matmul", dataPath: join(dir, "matmul.onnx.data") });
+  const a = g.input("a", "float32", [M, K]);
+  const b = await g.weight(
+    "b",
+    [K, N],
+    Float32Array.from({ length: K * N }, (_, i) => ((i % 17) - 8) / 64),
+  );
+  g.output(g.op("MatMul", [a, b]), "y", "float32", [M, N]);
+  writeFileSync(join(dir, "matmul.onnx"), g.finish());
+  const session = await ort.InferenceSession.create(join(dir, "matmul.onnx"));
+  const feeds = {
+    a: new ort.Tensor(
+      "float32",
+      Float32Array.from({ length: M * K }, (_, i) => (i % 13) / 13),
+      [M, K],
+    ),
+  };
+  return { session, feeds, flops: 2 * M * K * N };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "dit-bench-"));
+try {
+  const io = transformerIoConfig(config);
+  let seed = 7;
+  const noise = (n: number) =>
+    Float32Array.from({ length: n }, () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 30 - 1;
+    });
+  const raw = buildTransformerFeeds(
+    io,
+    [{ latent: noise(16 * H * W), capFeats: noise(CAP * config.cap_feat_dim), capLen: CAP, t: 0.5 }],
+    H,
+    W,
+  );
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [k, f] of Object.entries(raw)) feeds[k] = new ort.Tensor(f.type, f.data, f.dims);
+  const sx = raw.x_tokens.dims[1];
+  const sc = raw.cap_feats.dims[1];
+  const flops = matmulFlops(config, sx, sc);
+
+  console.log(`CPU: ${cpus()[0]?.model} x${cpus().length}, onnxruntime-node ${ort.env.versions.common}`);
+  console.log(`config: dim 512, 4 heads x 128, 8 layers + 2+2 refiners; tokens ${sx} image + ${sc} caption`);
+  console.log(`matmul FLOPs per forward: ${(flops / 1e9).toFixed(2)} GFLOP; ${runs} timed runs, median`);
+
+  // Other processes share these cores, so the reference and both graph variants are timed in interleaved
+  // rounds; min times estimate the uncontended speed, per-round ratios cancel slow drifts.
+  const mm = await matmulSession(dir, 2048, 2048, 2048);
+  const variants: { name: string; session: ort.InferenceSession; ms: number[] }[] = [];
+  for (const fusedOps of [true, false]) {
+    const out = join(dir, fusedOps ? "fused" : "decomposed");
+    mkdirSync(out);
+    await buildTransformer({
+      weights: syntheticWeights(config),
+      config,
+      target: "cpu",
+      outDir: out,
+      fusedOps,
+    });
+    const session = await ort.InferenceSession.create(join(out, "transformer.onnx"));
+    await session.run(feeds); // warm-up
+    variants.push({ name: fusedOps ? "fused" : "decomposed", session, ms: [] });
+  }
+  await mm.session.run(mm.feeds);
+  const mmMs: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    mmMs.push(await timeOnce(mm.session, mm.feeds));
+    for (const v of variants) v.ms.push(await timeOnce(v.session, feeds));
+  }
+  const gf = (f: number, ms: number) => f / (ms / 1000) / 1e9;
+  const mmBest = Math.min(...mmMs);
+  console.log(
+    `reference MatMul 2048x2048x2048 fp32: min ${mmBest.toFixed(1)} ms = ${gf(mm.flops, mmBest).toFixed(1)} GFLOP/s ` +
+      `(median ${median(mmMs).toFixed(1)} ms)`,
+  );
+  for (const v of variants) {
+    const best = Math.min(...v.ms);
+    const ratios = v.ms.map((ms, r) => gf(flops, ms) / gf(mm.flops, mmMs[r]));
+    console.log(
+      `DiT cpu ${v.name}: min ${best.toFixed(1)} ms, median ${median(v.ms).toFixed(1)} ms = ` +
+        `${gf(flops, best).toFixed(1)} GFLOP/s at min; efficiency ${((100 * gf(flops, best)) / gf(mm.flops, mmBest)).toFixed(1)} % ` +
+        `(min/min), ${(100 * median(ratios)).toFixed(1)} % (median of per-round ratios)`,
+    );
+    await v.session.release();
+  }
+  await mm.session.release();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
