@@ -84,7 +84,7 @@ export async function buildTextEncoder(opts: BuildOptions<TextEncoderConfig>): P
   };
 }
 
-/** Every key present with the expected shape, before any byte is written. */
+/** Every key present with the expected shape, before any byte is written (convert checks all components first; this guards direct use). */
 function checkShapes(weights: WeightSource, shapes: Map<string, number[]>): void {
   for (const [key, shape] of shapes) {
     const got = weights.info(key).shape;
