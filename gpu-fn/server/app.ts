@@ -1,0 +1,155 @@
+/**
+ * The GPU function's HTTP surface (Hono): `POST /v1/infer` (HMAC-verified, protocol from shared/), `GET /healthz`
+ * (liveness), `GET /readyz` (models loaded and warmed up, not draining), `GET /metrics` (Prometheus text).
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type ApiErrorType, errorBody } from "../../shared/errors";
+import { type NonceStore, verifyRequest } from "../../shared/hmac";
+import { INFER_PATH, inferRequestSchema } from "../../shared/protocol";
+import { ClientGoneError, DeadlineExceededError, DrainingError, QueueFullError } from "./batcher";
+import { type InferService, UnprocessableError } from "./infer-service";
+import type { GpuMetrics } from "./metrics";
+import type { ServiceState } from "./service-state";
+
+export interface AppDeps {
+  service: InferService;
+  state: ServiceState;
+  metrics: GpuMetrics;
+  hmac: { secret: string; nonces: NonceStore; maxSkewMs?: number };
+  /** Seconds a client should wait before retrying a 503 (estimated from the queue). */
+  retryAfterSeconds: () => number;
+  log?: (line: string) => void;
+}
+
+const HMAC_CODES = {
+  missing: "missing_signature",
+  bad_signature: "bad_signature",
+  stale: "stale_timestamp",
+  replay: "replayed_nonce",
+} as const;
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  const log = deps.log ?? (() => {});
+
+  const fail = (
+    status: number,
+    type: ApiErrorType,
+    message: string,
+    opts: { param?: string; code?: string } = {},
+  ) => {
+    deps.metrics.errors.inc({ status: String(status), code: opts.code ?? type });
+    deps.metrics.requests.inc({ status: String(status) });
+    const headers: Record<string, string> = {};
+    if (status === 503) headers["retry-after"] = String(deps.retryAfterSeconds());
+    return new Response(JSON.stringify(errorBody(type, message, opts)), {
+      status: status as ContentfulStatusCode,
+      headers: { "content-type": "application/json", ...headers },
+    });
+  };
+
+  app.get("/healthz", (c) =>
+    deps.state.alive ? c.json({ status: "ok" }) : c.json({ status: "dead", reason: deps.state.reason }, 503),
+  );
+
+  app.get("/readyz", (c) => {
+    if (deps.state.ready) return c.json({ status: "ready", ...deps.state.info });
+    c.header("retry-after", String(deps.retryAfterSeconds()));
+    return c.json({ status: deps.state.phase, reason: deps.state.reason }, 503);
+  });
+
+  app.get("/metrics", async (c) => {
+    c.header("content-type", deps.metrics.registry.contentType);
+    return c.body(await deps.metrics.registry.metrics());
+  });
+
+  app.post(
+    INFER_PATH,
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: () =>
+        fail(413, "invalid_request_error", "request body over 64 KiB", { code: "body_too_large" }),
+    }),
+    async (c) => {
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const verdict = await verifyRequest({
+        secret: deps.hmac.secret,
+        method: "POST",
+        path: INFER_PATH,
+        body,
+        headers: c.req.raw.headers,
+        nonces: deps.hmac.nonces,
+        maxSkewMs: deps.hmac.maxSkewMs,
+      });
+      if (!verdict.ok) {
+        return fail(401, "authentication_error", `request signature rejected: ${verdict.reason}`, {
+          code: HMAC_CODES[verdict.reason],
+        });
+      }
+      if (!deps.state.ready) {
+        const draining = deps.state.phase === "draining";
+        return fail(
+          503,
+          "service_unavailable",
+          draining ? "server is shutting down" : "models are not ready yet",
+          {
+            code: draining ? "draining" : "not_ready",
+          },
+        );
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(new TextDecoder().decode(body));
+      } catch {
+        return fail(400, "invalid_request_error", "body is not valid JSON", { code: "invalid_json" });
+      }
+      const parsed = inferRequestSchema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const param = issue.path.join(".") || null;
+        return fail(400, "invalid_request_error", `${param ?? "body"}: ${issue.message}`, {
+          param: param ?? undefined,
+          code: "invalid_parameter",
+        });
+      }
+      try {
+        const out = await deps.service.infer(parsed.data, c.req.raw.signal);
+        deps.metrics.requests.inc({ status: "200" });
+        return new Response(new Uint8Array(out.body), { status: 200, headers: out.headers });
+      } catch (err) {
+        if (err instanceof UnprocessableError) {
+          return fail(422, "invalid_request_error", err.message, {
+            param: err.param,
+            code: "unsupported_value",
+          });
+        }
+        if (err instanceof QueueFullError) {
+          return fail(503, "service_unavailable", "queue is full, retry later", { code: "queue_full" });
+        }
+        if (err instanceof DrainingError) {
+          return fail(503, "service_unavailable", "server is shutting down", { code: "draining" });
+        }
+        if (err instanceof DeadlineExceededError) {
+          return fail(504, "server_error", err.message, { code: "deadline_exceeded" });
+        }
+        if (err instanceof ClientGoneError) {
+          return fail(499, "invalid_request_error", err.message, { code: "client_closed_request" });
+        }
+        log(`request ${parsed.data.request_id} failed: ${(err as Error).message}`);
+        return fail(500, "server_error", `image generation failed: ${(err as Error).message}`, {
+          code: "model_failure",
+        });
+      }
+    },
+  );
+
+  app.notFound(() => fail(404, "not_found_error", "no such route", { code: "not_found" }));
+  app.onError((err) => {
+    log(`unhandled error: ${err.message}`);
+    return fail(500, "server_error", "internal error", { code: "internal" });
+  });
+  return app;
+}

@@ -1,0 +1,74 @@
+/**
+ * GPU function configuration from environment variables (validated once at start, with clear messages).
+ * @module
+ */
+import { z } from "zod";
+import { type ExecutionProviderSetting, parseExecutionProvider } from "../runtime/execution-provider";
+
+const intFrom = (name: string, def: number, min: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) {
+        ctx.addIssue({ code: "custom", message: `${name} must be an integer >= ${min}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const envSchema = z.object({
+  MODEL_DIR: z.string({ error: "MODEL_DIR is required (a converted model folder with model.json)" }).min(1),
+  PORT: intFrom("PORT", 8080, 0),
+  EXECUTION_PROVIDER: z.string().optional(),
+  GPU_HMAC_SECRET: z
+    .string({ error: "GPU_HMAC_SECRET is required" })
+    .min(16, "GPU_HMAC_SECRET must be >= 16 chars"),
+  MAX_BATCH: intFrom("MAX_BATCH", 4, 1),
+  MAX_WAIT_MS: intFrom("MAX_WAIT_MS", 10, 0),
+  MAX_QUEUE: intFrom("MAX_QUEUE", 32, 1),
+  /** Largest accepted width or height in pixels. */
+  MAX_SIDE: intFrom("MAX_SIDE", 2048, 16),
+  /** Warm-up image side; 0 disables the warm-up; default: the model's default size. */
+  WARMUP_SIZE: intFrom("WARMUP_SIZE", -1, -1),
+  DRAIN_TIMEOUT_MS: intFrom("DRAIN_TIMEOUT_MS", 120_000, 0),
+  HMAC_MAX_SKEW_MS: intFrom("HMAC_MAX_SKEW_MS", 300_000, 1),
+});
+
+export interface GpuFnConfig {
+  modelDir: string;
+  port: number;
+  executionProvider: ExecutionProviderSetting;
+  hmacSecret: string;
+  maxBatch: number;
+  maxWaitMs: number;
+  maxQueue: number;
+  maxSide: number;
+  /** -1: the model's default size; 0: no warm-up. */
+  warmupSize: number;
+  drainTimeoutMs: number;
+  hmacMaxSkewMs: number;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): GpuFnConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`invalid configuration: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+  }
+  const e = parsed.data;
+  return {
+    modelDir: e.MODEL_DIR,
+    port: e.PORT,
+    executionProvider: parseExecutionProvider(e.EXECUTION_PROVIDER),
+    hmacSecret: e.GPU_HMAC_SECRET,
+    maxBatch: e.MAX_BATCH,
+    maxWaitMs: e.MAX_WAIT_MS,
+    maxQueue: e.MAX_QUEUE,
+    maxSide: e.MAX_SIDE,
+    warmupSize: e.WARMUP_SIZE,
+    drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    hmacMaxSkewMs: e.HMAC_MAX_SKEW_MS,
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * One `POST /v1/infer` request from validated protocol fields to encoded image bytes: tokenize, queue for a batch,
+ * encode with sharp, and collect per-stage timings for `server-timing` and /metrics.
+ * @module
+ */
+import { CONTENT_TYPES, INFER_HEADERS, type InferRequest } from "../../shared/protocol";
+import { encodeImage } from "../pipeline/image-encode";
+import type { GenerationJob } from "../pipeline/text-to-image";
+import type { PromptEncoder } from "../runtime/prompt-encoder";
+import { DeadlineExceededError, type DynamicBatcher } from "./batcher";
+import type { GpuMetrics, Stage } from "./metrics";
+
+/** A request that is well-formed but asks for something this model cannot do (HTTP 422). */
+export class UnprocessableError extends Error {
+  override name = "UnprocessableError";
+  constructor(
+    message: string,
+    readonly param: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface InferServiceOptions {
+  batcher: DynamicBatcher;
+  encoder: PromptEncoder;
+  metrics: GpuMetrics;
+  model: { name: string; revision: string };
+  maxSide: number;
+  now?: () => number;
+}
+
+export interface InferOutcome {
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+export class InferService {
+  readonly #o: InferServiceOptions;
+
+  constructor(opts: InferServiceOptions) {
+    this.#o = opts;
+  }
+
+  async infer(req: InferRequest, signal?: AbortSignal): Promise<InferOutcome> {
+    const now = this.#o.now ?? Date.now;
+    const t0 = performance.now();
+    this.#checkSize(req);
+    if (req.deadline_ms !== undefined && now() > req.deadline_ms) {
+      throw new DeadlineExceededError("deadline expired before the request was queued");
+    }
+
+    const tTok = performance.now();
+    const prompt = this.#o.encoder.encode(req.prompt);
+    const cfg = req.guidance_scale > 0;
+    const negative = cfg ? this.#o.encoder.encode(req.negative_prompt) : null;
+    const tokenizeMs = performance.now() - tTok;
+
+    const job: GenerationJob = {
+      width: req.width,
+      height: req.height,
+      steps: req.steps,
+      guidanceScale: req.guidance_scale,
+      promptIds: prompt.ids,
+      negativePromptIds: negative?.ids,
+      seed: req.seed,
+    };
+    const item = await this.#o.batcher.submit(job, { deadlineMs: req.deadline_ms, signal });
+
+    const tEnc = performance.now();
+    const { image } = item;
+    const body = await encodeImage(image.rgb, image.width, image.height, {
+      format: req.output_format,
+      quality: req.quality,
+      software: `${this.#o.model.name} ${this.#o.model.revision}`,
+      parameters: {
+        prompt: req.prompt,
+        negative_prompt: cfg ? req.negative_prompt : "",
+        width: req.width,
+        height: req.height,
+        steps: req.steps,
+        guidance_scale: req.guidance_scale,
+        seed: req.seed,
+        model: this.#o.model.name,
+        revision: this.#o.model.revision,
+      },
+    });
+    const imageEncodeMs = performance.now() - tEnc;
+
+    const t = item.done.timings;
+    const stages: [Stage, number][] = [
+      ["tokenize", tokenizeMs],
+      ["queue", item.queueMs],
+      ["text_encoder", t.textEncoderMs],
+      ["denoise", t.stepMs.reduce((a, b) => a + b, 0)],
+      ["decode", t.decodeMs],
+      ["postprocess", t.postprocessMs],
+      ["image_encode", imageEncodeMs],
+      ["total", performance.now() - t0],
+    ];
+    for (const [stage, ms] of stages) this.#o.metrics.observeStage(stage, ms);
+    this.#o.metrics.images.inc({ format: req.output_format });
+
+    return {
+      body,
+      headers: {
+        "content-type": CONTENT_TYPES[req.output_format],
+        [INFER_HEADERS.seed]: String(req.seed),
+        [INFER_HEADERS.modelRevision]: this.#o.model.revision,
+        [INFER_HEADERS.promptTruncated]: prompt.truncated || negative?.truncated ? "1" : "0",
+        [INFER_HEADERS.serverTiming]: stages.map(([s, ms]) => `${s};dur=${ms.toFixed(1)}`).join(", "),
+        "x-zi-batch-size": String(item.batchSize),
+      },
+    };
+  }
+
+  #checkSize(req: InferRequest): void {
+    for (const param of ["width", "height"] as const) {
+      const v = req[param];
+      if (v % 16 !== 0) throw new UnprocessableError(`${param} must be a multiple of 16, got ${v}`, param);
+      if (v > this.#o.maxSide)
+        throw new UnprocessableError(`${param} must be <= ${this.#o.maxSide}, got ${v}`, param);
+    }
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Wires the GPU function together: model folder -> tokenizer (main thread) + inference worker (sessions),
+ * dynamic batcher, metrics, Hono app on @hono/node-server. The HTTP port opens at once so /healthz and /readyz
+ * answer while the models load; /v1/infer accepts work once the worker has warmed up.
+ * @module
+ */
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { MemoryNonceStore } from "../../shared/hmac";
+import { loadModelFolder } from "../model/model-folder";
+import { InferenceEngine } from "../runtime/inference-engine";
+import { loadPromptEncoder } from "../runtime/prompt-encoder";
+import { createApp } from "./app";
+import { DynamicBatcher } from "./batcher";
+import type { GpuFnConfig } from "./config";
+import { InferService } from "./infer-service";
+import { GpuMetrics } from "./metrics";
+import { ServiceState } from "./service-state";
+
+export interface GpuFnHandle {
+  port: number;
+  state: ServiceState;
+  batcher: DynamicBatcher;
+  engine: InferenceEngine;
+  metrics: GpuMetrics;
+  /** Resolves when the models are ready (rejects if loading failed). */
+  ready: Promise<void>;
+  /** Graceful stop: refuse new work (503), finish queued and running batches, close the port and the worker. */
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Readiness also waits for this (e.g. an external dependency check; tests use it to observe "starting"). */
+  readyGate?: Promise<void>;
+}
+
+export async function startGpuFn(
+  cfg: GpuFnConfig,
+  log: (line: string) => void,
+  opts: StartOptions = {},
+): Promise<GpuFnHandle> {
+  const folder = loadModelFolder(cfg.modelDir);
+  const { model } = folder;
+  const encoder = await loadPromptEncoder(folder, log);
+  const warmupSide = cfg.warmupSize;
+  const engine = new InferenceEngine(
+    {
+      modelDir: cfg.modelDir,
+      executionProvider: cfg.executionProvider,
+      warmup:
+        warmupSide === 0
+          ? null
+          : warmupSide > 0
+            ? { width: warmupSide, height: warmupSide }
+            : { width: model.defaults.width, height: model.defaults.height },
+    },
+    log,
+  );
+
+  let lastBatchMs = 1000;
+  let inFlight = 0;
+  let metrics: GpuMetrics | null = null;
+  const batcher = new DynamicBatcher(
+    {
+      run: (jobs, cancel) => {
+        inFlight = jobs.length;
+        return engine.run(jobs, cancel, undefined).finally(() => {
+          inFlight = 0;
+        });
+      },
+    },
+    {
+      maxBatch: cfg.maxBatch,
+      maxWaitMs: cfg.maxWaitMs,
+      maxQueue: cfg.maxQueue,
+      onBatch: ({ size, done, error }) => {
+        metrics?.batchSize.observe(size);
+        if (done) {
+          lastBatchMs = done.computeMs;
+          for (const ms of done.timings.stepMs) metrics?.observeStage("step", ms);
+        }
+        if (error) log(`batch of ${size} failed: ${error.message}`);
+      },
+    },
+  );
+  metrics = new GpuMetrics({
+    maxBatch: cfg.maxBatch,
+    queueDepth: () => batcher.depth,
+    inFlight: () => inFlight,
+  });
+  const m = metrics;
+  const state = new ServiceState((phase) => {
+    m.ready.set(phase === "ready" ? 1 : 0);
+    log(`state: ${phase}`);
+  });
+  const service = new InferService({
+    batcher,
+    encoder,
+    metrics: m,
+    model: { name: model.name, revision: model.revision },
+    maxSide: cfg.maxSide,
+  });
+  const retryAfterSeconds = () =>
+    Math.max(1, Math.ceil(((batcher.depth / cfg.maxBatch + 1) * lastBatchMs) / 1000));
+  const app = createApp({
+    service,
+    state,
+    metrics: m,
+    hmac: { secret: cfg.hmacSecret, nonces: new MemoryNonceStore(), maxSkewMs: cfg.hmacMaxSkewMs },
+    retryAfterSeconds,
+    log,
+  });
+
+  const server = serve({ fetch: app.fetch, port: cfg.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  log(
+    `listening on :${port} (model ${model.name} ${model.revision}, provider setting ${cfg.executionProvider})`,
+  );
+
+  const ready = Promise.all([engine.ready(), opts.readyGate]).then(
+    ([info]) => {
+      log(
+        `models ready on ${info.provider.toUpperCase()}: load ${info.loadMs.toFixed(0)} ms, warm-up ${info.warmupMs.toFixed(0)} ms`,
+      );
+      state.markReady({ provider: info.provider, revision: info.revision, model: info.name });
+    },
+    (err: Error) => {
+      log(`model load failed: ${err.message}`);
+      state.markFailed(err.message);
+      throw err;
+    },
+  );
+  ready.catch(() => {});
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      state.markDraining();
+      const drained = batcher.drain();
+      const timeout = new Promise<"timeout">((r) =>
+        setTimeout(() => r("timeout"), cfg.drainTimeoutMs).unref(),
+      );
+      if ((await Promise.race([drained, timeout])) === "timeout") log("drain timed out; stopping anyway");
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ("closeIdleConnections" in server) server.closeIdleConnections();
+      });
+      await engine.close();
+      log("stopped");
+    })();
+    return stopping;
+  };
+
+  return { port, state, batcher, engine, metrics: m, ready, shutdown };
+}
