@@ -1,6 +1,7 @@
 /**
  * The GPU function's HTTP surface (Hono): `POST /v1/infer` (HMAC-verified, protocol from shared/), `GET /healthz`
- * (liveness), `GET /readyz` (models loaded and warmed up, not draining), `GET /metrics` (Prometheus text).
+ * (liveness), `GET /readyz` (models loaded and warmed up, not draining), `GET /ping` (RunPod health check),
+ * `GET /metrics` (Prometheus text).
  * @module
  */
 import { Hono } from "hono";
@@ -59,6 +60,13 @@ export function createApp(deps: AppDeps): Hono {
     if (deps.state.ready) return c.json({ status: "ready", ...deps.state.info });
     c.header("retry-after", String(deps.retryAfterSeconds()));
     return c.json({ status: deps.state.phase, reason: deps.state.reason }, 503);
+  });
+
+  // RunPod load-balancing health check (PORT_HEALTH): 200 ready, 204 still loading, 503 draining or failed.
+  app.get("/ping", (c) => {
+    if (deps.state.ready) return c.json({ status: "healthy" });
+    if (deps.state.phase === "starting") return c.body(null, 204);
+    return c.json({ status: deps.state.phase }, 503);
   });
 
   app.get("/metrics", async (c) => {
