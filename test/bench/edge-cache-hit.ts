@@ -1,0 +1,270 @@
+/**
+ * Cache-hit benchmark of the edge under `wrangler dev` against a bare Worker serving the same R2 object.
+ *
+ *   npm run bench:edge   (env: BENCH_CONNECTIONS=10, BENCH_REQUESTS=2000, BENCH_MAX_SECONDS=30, BENCH_ROUNDS=3)
+ *
+ * 1. Starts a small HMAC-verifying fake GPU function (Node) and `wrangler dev` for the edge on loopback with
+ *    a fresh local state folder; one POST generates and caches a real encoded image (sharp, 512x512 JPEG).
+ * 2. Starts the bare worker (test/bench/edge-bare-worker) on the same state folder.
+ * 3. autocannon, in interleaved rounds: bare GET /{key}; edge GET /v1/images/{key}.jpeg; edge POST
+ *    /v1/images/generations hits with response_format url and b64_json. Each run is bounded by a request
+ *    count and a time limit. Prints medians as a Markdown table for docs/benchmarks.md.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import sharp from "sharp";
+import { MemoryNonceStore, verifyRequest } from "../../shared/hmac";
+import { INFER_HEADERS, inferRequestSchema } from "../../shared/protocol";
+
+const REPO = join(import.meta.dirname, "../..");
+const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
+const SECRET = "bench-hmac-secret";
+const REVISION = "bench-rev";
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
+const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 30);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const OFFLINE_ENV = {
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_HIDE_BANNER: "true",
+};
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A fake GPU function: verifies the signature and body, answers with one real JPEG. */
+async function startFakeGpu(): Promise<{ url: string; server: Server; calls: () => number }> {
+  const noise = Buffer.from(Array.from({ length: 512 * 512 * 3 }, (_, i) => (i * 2654435761) % 251));
+  const jpeg = await sharp(noise, { raw: { width: 512, height: 512, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+  const nonces = new MemoryNonceStore();
+  let calls = 0;
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    const verdict = await verifyRequest({
+      secret: SECRET,
+      method: req.method ?? "",
+      path: req.url ?? "",
+      body,
+      headers: req.headers as Record<string, string>,
+      nonces,
+    });
+    const parsed = inferRequestSchema.safeParse(JSON.parse(body || "null"));
+    if (!verdict.ok || !parsed.success) {
+      res.writeHead(401, { "content-type": "application/json" }).end('{"error":{"message":"rejected"}}');
+      return;
+    }
+    calls++;
+    res
+      .writeHead(200, {
+        "content-type": "image/jpeg",
+        [INFER_HEADERS.seed]: String(parsed.data.seed),
+        [INFER_HEADERS.modelRevision]: REVISION,
+        [INFER_HEADERS.promptTruncated]: "0",
+      })
+      .end(jpeg);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, calls: () => calls };
+}
+
+/** `wrangler dev` in its own process group (its workerd children die with the group). */
+async function startWrangler(args: string[], port: number): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      WRANGLER,
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--show-interactive-dev-session=false",
+      ...args,
+    ],
+    { cwd: REPO, env: { ...process.env, ...OFFLINE_ENV }, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout?.on("data", (d) => {
+    output += d;
+  });
+  child.stderr?.on("data", (d) => {
+    output += d;
+  });
+  const started = Date.now();
+  while (Date.now() - started < 60_000) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      return child;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  stopGroup(child);
+  throw new Error(`wrangler dev did not answer within 60 s:\n${output}`);
+}
+
+function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  process.kill(-child.pid, "SIGTERM");
+  const killer = setTimeout(() => child.pid && process.kill(-child.pid, "SIGKILL"), 5000);
+  return exited.finally(() => clearTimeout(killer));
+}
+
+interface Row {
+  name: string;
+  p50: number;
+  p99: number;
+  rps: number;
+  requests: number;
+  non2xx: number;
+}
+
+interface Target {
+  name: string;
+  opts: autocannon.Options;
+}
+
+async function measure(target: Target): Promise<Row> {
+  // Warm-up, then the measured run; both bounded in count and time.
+  const bounds = { connections: CONNECTIONS, duration: MAX_SECONDS };
+  await autocannon({ ...target.opts, ...bounds, amount: 200 });
+  const r = await autocannon({ ...target.opts, ...bounds, amount: REQUESTS });
+  return {
+    name: target.name,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    rps: r.requests.average,
+    requests: r.requests.total,
+    non2xx: r.non2xx + r.errors,
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  const state = await mkdtemp(join(tmpdir(), "zimage-bench-"));
+  const gpu = await startFakeGpu();
+  const servers: ChildProcess[] = [];
+  const runs = new Map<string, Row[]>();
+  try {
+    const edgePort = await freePort();
+    servers.push(
+      await startWrangler(
+        [
+          "--persist-to",
+          state,
+          "--inspector-port",
+          String(await freePort()),
+          "--var",
+          `GPU_BACKENDS:${gpu.url}`,
+          "--var",
+          `GPU_HMAC_SECRET:${SECRET}`,
+          "--var",
+          `MODEL_REVISION:${REVISION}`,
+        ],
+        edgePort,
+      ),
+    );
+    const edgeUrl = `http://127.0.0.1:${edgePort}`;
+    const body = JSON.stringify({
+      prompt: "benchmark lighthouse",
+      size: "512x512",
+      seed: 1,
+      output_format: "jpeg",
+    });
+    const post = { method: "POST" as const, headers: { "content-type": "application/json" } };
+    const first = await fetch(`${edgeUrl}/v1/images/generations`, { ...post, body });
+    const generated = (await first.json()) as { data: { url: string }[] };
+    if (first.status !== 200 || first.headers.get("x-cache") !== "MISS") {
+      throw new Error(`seeding request failed: ${first.status} ${JSON.stringify(generated)}`);
+    }
+    const imageUrl = generated.data[0].url;
+    const key = imageUrl.split("/").pop()!.split(".")[0];
+    const size = (await (await fetch(imageUrl)).arrayBuffer()).byteLength;
+    console.log(`cached ${key}.jpeg (${size} bytes) after ${gpu.calls()} GPU call(s)`);
+
+    // The bare worker reads the same local R2 state (read-only from here on).
+    const barePort = await freePort();
+    servers.push(
+      await startWrangler(
+        [
+          "--config",
+          "test/bench/edge-bare-worker/wrangler.toml",
+          "--persist-to",
+          state,
+          "--inspector-port",
+          String(await freePort()),
+        ],
+        barePort,
+      ),
+    );
+
+    const b64 = JSON.stringify({ ...JSON.parse(body), response_format: "b64_json" });
+    const generations = `${edgeUrl}/v1/images/generations`;
+    const targets: Target[] = [
+      { name: "bare worker GET /{key} (baseline)", opts: { url: `http://127.0.0.1:${barePort}/${key}` } },
+      { name: "edge GET /v1/images/{key}.jpeg", opts: { url: imageUrl } },
+      { name: "edge POST generations (hit, url)", opts: { url: generations, ...post, body } },
+      { name: "edge POST generations (hit, b64_json)", opts: { url: generations, ...post, body: b64 } },
+    ];
+    // Rounds interleave the targets so slow drift on a shared machine hits all of them alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const target of targets) {
+        const row = await measure(target);
+        runs.set(target.name, [...(runs.get(target.name) ?? []), row]);
+        console.log(
+          `round ${round + 1}: ${row.name}: p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.rps.toFixed(0)} req/s`,
+        );
+      }
+    }
+    if (gpu.calls() !== 1) throw new Error(`expected only the seeding GPU call, saw ${gpu.calls()}`);
+  } finally {
+    for (const server of servers) await stopGroup(server);
+    gpu.server.close();
+    await rm(state, { recursive: true, force: true });
+  }
+
+  const rows = [...runs.values()].map((rs) => ({
+    name: rs[0].name,
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    rps: median(rs.map((r) => r.rps)),
+    non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
+  }));
+  const base = rows[0];
+  console.log(
+    `\nmedians of ${ROUNDS} interleaved rounds; connections=${CONNECTIONS}, ${REQUESTS} requests per run ` +
+      `(after 200 warm-up), node ${process.version}\n`,
+  );
+  console.log("| path | p50 ms | p99 ms | req/s | p50 vs bare | req/s vs bare | non-2xx+errors |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    const dp50 = r === base ? "-" : `${r.p50 - base.p50 >= 0 ? "+" : ""}${(r.p50 - base.p50).toFixed(1)} ms`;
+    const drps = r === base ? "-" : `${((100 * r.rps) / base.rps).toFixed(0)}%`;
+    console.log(
+      `| ${r.name} | ${r.p50} | ${r.p99} | ${r.rps.toFixed(0)} | ${dp50} | ${drps} | ${r.non2xx} |`,
+    );
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exit(1);
+});
