@@ -1,5 +1,13 @@
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { freePort } from "./infra/upstash-bridge/redis-server";
+
+// Real Redis for the rate-limit tests: globalSetup starts redis-server + the Upstash REST bridge on this port.
+// The port is picked here because the Worker's bindings are fixed before globalSetup runs.
+const bridgePort = await freePort();
+const bridgeToken = "test-redis-token";
+process.env.UPSTASH_BRIDGE_TEST_PORT = String(bridgePort);
+process.env.UPSTASH_BRIDGE_TEST_TOKEN = bridgeToken;
 
 // Workers-runtime tests (workerd via miniflare): real R2, Durable Objects, D1 and KV emulation.
 // GPU backends are scripted fakes reached through the test's fetch (see test/edge/support/fake-gpu.ts).
@@ -12,8 +20,10 @@ export default defineConfig({
           GPU_BACKENDS: "http://gpu-a.test,http://gpu-b.test",
           GPU_HMAC_SECRET: "test-hmac-secret",
           ADMIN_TOKEN: "test-admin-token",
-          UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1",
-          UPSTASH_REDIS_REST_TOKEN: "test-redis-token",
+          UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${bridgePort}`,
+          UPSTASH_REDIS_REST_TOKEN: bridgeToken,
+          // D1 schema for the tests, applied by test/edge/accounts/apply-migrations.ts.
+          TEST_MIGRATIONS: await readD1Migrations("./edge/migrations"),
           MODEL_REVISION: "test-rev",
           GPU_ATTEMPT_TIMEOUT_MS: "2000",
           GPU_DEADLINE_MS: "5000",
@@ -25,6 +35,8 @@ export default defineConfig({
   ],
   test: {
     include: ["test/edge/**/*.test.ts"],
+    globalSetup: ["./infra/upstash-bridge/vitest-global-setup.ts"],
+    setupFiles: ["./test/edge/accounts/apply-migrations.ts"],
     testTimeout: 30_000,
   },
 });
