@@ -63,9 +63,20 @@ export const TRANSFORMER_FILE = "transformer.onnx";
 export interface TransformerBuildOptions extends BuildOptions<TransformerConfig> {
   /** Fused opset-23 ops (default) or elementary ops (cpu target only; a reference form for tests). */
   fusedOps?: boolean;
+  /** cuda target: overrides FP16_BRANCH_SCALE (1 disables the rescaling; for tests). */
+  fp16BranchScale?: number;
 }
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER; // Slice clamps ends to the axis size.
+
+/**
+ * cuda target: the attention value path (to_v) and the SwiGLU up projection (w3) are stored pre-multiplied by
+ * this power of two, and their branch outputs are multiplied back by its inverse in fp32, right after the cast
+ * and before the post-norm. Exact for normal fp16 values; it keeps the fp16 branch activations (silu(w1 h)·w3 h,
+ * w2 and to_out outputs), which overflow 65504 in fp16 runs of the real model (ComfyUI clamps them), 32x away
+ * from the limit. [UNVERIFIED: the factor is not measured on the real weights; the residual stream is fp32.]
+ */
+export const FP16_BRANCH_SCALE = 2 ** -5;
 
 export async function buildTransformer(opts: TransformerBuildOptions): Promise<BuiltGraph> {
   const fused = opts.fusedOps ?? true;
@@ -130,6 +141,7 @@ class DitEmitter {
   private readonly d: TransformerDims;
   /** Matmul/attention precision; the residual stream, norms and gates stay fp32. */
   private readonly ct: ComputeType;
+  private readonly branchScale: number;
   private done = 0;
 
   constructor(
@@ -141,6 +153,7 @@ class DitEmitter {
     this.cfg = opts.config;
     this.d = transformerDims(opts.config);
     this.ct = opts.target === "cuda" ? "float16" : "float32";
+    this.branchScale = this.ct === "float16" ? (opts.fp16BranchScale ?? FP16_BRANCH_SCALE) : 1;
   }
 
   async emit(): Promise<void> {
@@ -270,7 +283,7 @@ class DitEmitter {
     const { g, d, ct, fused } = this;
     const a = `${p}.attention`;
     const keys = ["to_q", "to_k", "to_v"].map((n) => `${a}.${n}.weight`);
-    const wqkv = await this.trackLinear(keys, `${a}.to_qkv.weight`);
+    const wqkv = await this.trackLinear(keys, `${a}.to_qkv.weight`, [1, 1, this.branchScale]);
     const hc = ct === "float16" ? cast(g, h, ct, a) : h;
     const [q, k, v] = g.opN(
       "Split",
@@ -292,18 +305,19 @@ class DitEmitter {
     const kr = rotary(g, await headNorm(k, "norm_k"), s.cos, s.sin, ro);
     const o = attention(g, qr, kr, v, s.mask, { name: a, fused, numHeads: d.heads, headDim: d.headDim });
     const wo = await this.trackLinear([`${a}.to_out.0.weight`], `${a}.to_out.0.weight`);
-    const y = linear(g, o, wo, null, `${a}.to_out.0`);
-    return ct === "float16" ? cast(g, y, "float32", `${a}.to_out.0`) : y;
+    return this.unscale(linear(g, o, wo, null, `${a}.to_out.0`), `${a}.to_out.0`);
   }
 
   /** w2(silu(w1 h) * w3 h), w1|w3 fused into one GEMM. */
   private async feedForward(h: string, p: string): Promise<string> {
     const { g, ct } = this;
     const f = `${p}.feed_forward`;
-    const w13 = await this.trackLinear([`${f}.w1.weight`, `${f}.w3.weight`], `${f}.w13.weight`);
+    const w13 = await this.trackLinear([`${f}.w1.weight`, `${f}.w3.weight`], `${f}.w13.weight`, [
+      1,
+      this.branchScale,
+    ]);
     const w2 = await this.trackLinear([`${f}.w2.weight`], `${f}.w2.weight`);
-    const y = swiGluFfn(g, ct === "float16" ? cast(g, h, ct, f) : h, w13, w2, f);
-    return ct === "float16" ? cast(g, y, "float32", f) : y;
+    return this.unscale(swiGluFfn(g, ct === "float16" ? cast(g, h, ct, f) : h, w13, w2, f), f);
   }
 
   /** §3.8 step 5: linear(LayerNorm(u) * (1 + adaLN_modulation.1(SiLU(adaln)))). */
@@ -330,8 +344,15 @@ class DitEmitter {
     return ct === "float16" ? cast(g, y, "float32", key) : y;
   }
 
-  private async trackLinear(keys: string[], name: string): Promise<string> {
-    const w = await linearWeight(this.g, this.opts.weights, keys, name, this.ct);
+  /** A branch output in the compute type -> fp32, undoing FP16_BRANCH_SCALE. */
+  private unscale(y: string, name: string): string {
+    if (this.ct === "float32") return y;
+    const y32 = cast(this.g, y, "float32", name);
+    return this.g.op("Mul", [y32, this.g.scalar(1 / this.branchScale)], {}, { name });
+  }
+
+  private async trackLinear(keys: string[], name: string, scales: number[] = []): Promise<string> {
+    const w = await linearWeight(this.g, this.opts.weights, keys, name, this.ct, scales);
     for (const k of keys) this.progress(k);
     return w;
   }

@@ -32,7 +32,7 @@ const TRANSPOSE_CHUNK_ELEMENTS = 1 << 20;
  * Reads PyTorch Linear weights `[out, in]` for one or more keys (e.g. q, k, v) and writes them as one
  * `[in, sum(out)]` initializer, so the graph multiplies `x @ W` without a Transpose and fused projections are
  * one GEMM. Only the source tensors (≤ a few hundred MB for the real model) plus one small transposed chunk are
- * in memory at a time.
+ * in memory at a time. `scales[i]` multiplies key i's values (use powers of two, which are exact).
  */
 export async function linearWeight(
   g: GraphBuilder,
@@ -40,15 +40,16 @@ export async function linearWeight(
   keys: string[],
   name: string,
   storeAs: ComputeType,
+  scales: number[] = [],
 ): Promise<string> {
-  const parts: { data: Float32Array; out: number }[] = [];
+  const parts: { data: Float32Array; out: number; scale: number }[] = [];
   let inDim = -1;
   for (const key of keys) {
     const [out, inp] = weights.info(key).shape;
     if (inDim >= 0 && inp !== inDim)
       throw new Error(`${key}: input size ${inp} differs from ${keys[0]} (${inDim})`);
     inDim = inp;
-    parts.push({ data: await weights.readF32(key), out });
+    parts.push({ data: await weights.readF32(key), out, scale: scales[parts.length] ?? 1 });
   }
   const total = parts.reduce((n, p) => n + p.out, 0);
   const rowsPerChunk = Math.max(1, Math.floor(TRANSPOSE_CHUNK_ELEMENTS / total));
@@ -57,10 +58,11 @@ export async function linearWeight(
       const rows = Math.min(rowsPerChunk, inDim - i0);
       const chunk = new Float32Array(rows * total);
       let col = 0;
-      for (const { data, out } of parts) {
+      for (const { data, out, scale } of parts) {
         for (let o = 0; o < out; o++) {
           const src = o * inDim + i0;
-          for (let r = 0; r < rows; r++) chunk[r * total + col + o] = data[src + r];
+          if (scale === 1) for (let r = 0; r < rows; r++) chunk[r * total + col + o] = data[src + r];
+          else for (let r = 0; r < rows; r++) chunk[r * total + col + o] = data[src + r] * scale;
         }
         col += out;
       }

@@ -146,6 +146,49 @@ describe("transformer graph vs golden tiny-a", () => {
   }
 });
 
+describe("cuda target fp16 range", () => {
+  // Multiplying w3 by 2^18 multiplies each FFN branch output by 2^18 before ffn_norm2, which divides it out again
+  // (up to eps), so the fp32 answer is unchanged; in fp16 the SwiGLU product and w2 output then exceed 65504
+  // unless FP16_BRANCH_SCALE keeps them in range, as the real model needs (spec §9 precision note).
+  const hot = (): WeightSource => {
+    const base = weights();
+    return {
+      ...base,
+      keys: () => base.keys(),
+      has: (k) => base.has(k),
+      info: (k) => base.info(k),
+      chunksF32: (k, n) => base.chunksF32(k, n),
+      readF32: async (k) => {
+        const v = await base.readF32(k);
+        return k.endsWith("feed_forward.w3.weight") ? v.map((x) => x * 2 ** 18) : v;
+      },
+    };
+  };
+  const c = cases[0];
+
+  it("keeps large branch activations finite and accurate", async () => {
+    const outDir = mkdtempSync(join(tmpdir(), "dit-hot-"));
+    await buildTransformer({ weights: hot(), config, target: "cuda", outDir });
+    writeFileSync(join(outDir, MODEL_JSON), JSON.stringify({ transformer: transformerIoConfig(config) }));
+    const { got, expected } = await runGolden(outDir, c);
+    const { atol, rtol, rmsRel } = TRANSFORMER_FP16_TOLERANCE;
+    const s = compare(got, expected, atol, rtol);
+    console.log(
+      `cuda, w3 x 2^18: max abs ${s.maxAbs.toExponential(2)}, rms rel ${s.rmsRel.toExponential(2)}`,
+    );
+    expect(s.worst).toBeLessThanOrEqual(1);
+    expect(s.rmsRel).toBeLessThanOrEqual(rmsRel);
+  });
+
+  it("overflows without the branch rescaling (control)", async () => {
+    const outDir = mkdtempSync(join(tmpdir(), "dit-hot-"));
+    await buildTransformer({ weights: hot(), config, target: "cuda", outDir, fp16BranchScale: 1 });
+    writeFileSync(join(outDir, MODEL_JSON), JSON.stringify({ transformer: transformerIoConfig(config) }));
+    const { got } = await runGolden(outDir, c);
+    expect(got.some((v) => !Number.isFinite(v))).toBe(true);
+  });
+});
+
 describe("transformer builder fails fast on a mismatched checkpoint", () => {
   function withShape(key: string, shape: number[] | null): WeightSource {
     const base = weights();
