@@ -1,10 +1,19 @@
-/** Starts the GPU function in-process on the tiny-a model and sends signed requests to it over real HTTP. */
+/**
+ * Starts the GPU function in-process on models/tiny (random weights, real Qwen3 tokenizer and vocabulary; built by
+ * the model builder's ensureTinyModel when missing) and sends signed requests to it over real HTTP.
+ */
 import sharp from "sharp";
+import { DEFAULT_TINY_DIR, ensureTinyModel } from "../../../gpu-fn/cli/model-tiny";
 import type { GpuFnConfig } from "../../../gpu-fn/server/config";
 import { type GpuFnHandle, type StartOptions, startGpuFn } from "../../../gpu-fn/server/start";
 import { signRequest } from "../../../shared/hmac";
 import { INFER_PATH, type InferRequestInput } from "../../../shared/protocol";
-import { tinyAModelDir } from "./tiny-a-model";
+
+let tiny: Promise<string> | null = null;
+export function tinyModelDir(): Promise<string> {
+  tiny ??= ensureTinyModel(DEFAULT_TINY_DIR).then((r) => r.modelDir);
+  return tiny;
+}
 
 export const SECRET = "test-secret-0123456789";
 
@@ -14,7 +23,7 @@ export async function startTestServer(
 ): Promise<{ fn: GpuFnHandle; url: string; logs: string[] }> {
   const logs: string[] = [];
   const cfg: GpuFnConfig = {
-    modelDir: await tinyAModelDir(),
+    modelDir: await tinyModelDir(),
     port: 0,
     executionProvider: "cpu",
     hmacSecret: SECRET,

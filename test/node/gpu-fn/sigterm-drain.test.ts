@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inferBody, SECRET, signedInfer } from "./server-helpers";
-import { tinyAModelDir } from "./tiny-a-model";
+import { inferBody, SECRET, signedInfer, tinyModelDir } from "./server-helpers";
 
 let url = "";
 let child: ChildProcess;
@@ -12,7 +11,7 @@ beforeAll(async () => {
   child = spawn(process.execPath, ["--import", "tsx", "gpu-fn/server/main.ts"], {
     env: {
       ...process.env,
-      MODEL_DIR: await tinyAModelDir(),
+      MODEL_DIR: await tinyModelDir(),
       PORT: "0",
       EXECUTION_PROVIDER: "cpu",
       GPU_HMAC_SECRET: SECRET,
