@@ -166,7 +166,59 @@ export function unpatchify(tokens: Float32Array, C: number, H: number, W: number
   return out;
 }
 
-/** Feeds for one forward pass of a batch; every item shares H and W, caption lengths may differ. */
+/** Feeds that depend only on the batch layout (H, W, caption lengths): identical on every denoising step. */
+interface LayoutFeeds {
+  key: string;
+  xPad: Feed;
+  capPad: Feed;
+  cos: Feed;
+  sin: Feed;
+  mask: Feed;
+}
+let lastLayout: LayoutFeeds | null = null;
+
+function layoutFeeds(
+  cfg: TransformerIoConfig,
+  layouts: ItemLayout[],
+  capLens: number[],
+  W: number,
+): LayoutFeeds {
+  const key = `${JSON.stringify(cfg)}|${W}|${layouts.map((l) => `${l.nImg},${l.sx}`).join(";")}|${capLens}`;
+  if (lastLayout?.key === key) return lastLayout;
+  const B = layouts.length;
+  const { nImg, sx } = layouts[0];
+  const sc = Math.max(...layouts.map((l) => l.lp));
+  const su = sx + sc;
+  const half = cfg.dim / cfg.n_heads / 2;
+  const tables = ropeAxisTables(cfg);
+  if (tables.half.reduce((a, b) => a + b, 0) !== half) throw new Error("axes_dims do not sum to head_dim");
+  const xPad = new Uint8Array(B * sx);
+  const capPad = new Uint8Array(B * sc);
+  const cos = new Float32Array(B * su * half);
+  const sin = new Float32Array(B * su * half);
+  const mask = new Uint8Array(B * su);
+  layouts.forEach((lay, b) => {
+    xPad.fill(1, b * sx + nImg, (b + 1) * sx);
+    capPad.fill(1, b * sc + capLens[b], b * sc + lay.lp);
+    fillRope(tables, positionIds(cfg, lay, W, su), cos, sin, b * su * half);
+    mask.fill(1, b * su, b * su + sx + lay.lp);
+  });
+  lastLayout = {
+    key,
+    xPad: { type: "bool", data: xPad, dims: [B, sx] },
+    capPad: { type: "bool", data: capPad, dims: [B, sc] },
+    cos: { type: "float32", data: cos, dims: [B, su, half] },
+    sin: { type: "float32", data: sin, dims: [B, su, half] },
+    mask: { type: "bool", data: mask, dims: [B, su] },
+  };
+  return lastLayout;
+}
+
+/**
+ * Feeds for one forward pass of a batch; every item shares H and W, caption lengths may differ. The layout
+ * feeds (pad flags, RoPE tables, mask) are reused from the previous call when the layout is the same, so treat
+ * all returned arrays as read-only.
+ */
 export function buildTransformerFeeds(
   cfg: TransformerIoConfig,
   items: TransformerItem[],
@@ -182,23 +234,12 @@ export function buildTransformerFeeds(
   const layouts = items.map((it) => itemLayout(cfg, it.capLen, H, W));
   const { nImg, sx } = layouts[0];
   const sc = Math.max(...layouts.map((l) => l.lp));
-  const su = sx + sc;
   const dimP = p * p * C;
-  const half = cfg.dim / cfg.n_heads / 2;
-  const tables = ropeAxisTables(cfg);
-  if (tables.half.reduce((a, b) => a + b, 0) !== half) throw new Error("axes_dims do not sum to head_dim");
 
   const xTokens = new Float32Array(B * sx * dimP);
-  const xPad = new Uint8Array(B * sx);
   const capFeats = new Float32Array(B * sc * cd);
-  const capPad = new Uint8Array(B * sc);
   const t = new Float32Array(B);
-  const cos = new Float32Array(B * su * half);
-  const sin = new Float32Array(B * su * half);
-  const mask = new Uint8Array(B * su);
-
   items.forEach((it, b) => {
-    const lay = layouts[b];
     if (it.latent.length !== C * H * W)
       throw new Error(`item ${b}: latent has ${it.latent.length} values, expected ${C}x${H}x${W}`);
     if (it.capFeats.length !== it.capLen * cd)
@@ -207,27 +248,27 @@ export function buildTransformerFeeds(
     patchify(it.latent, C, H, W, p, tok);
     // Pad rows repeat the last token (their values are replaced by x_pad_token anyway).
     for (let n = nImg; n < sx; n++) tok.copyWithin(n * dimP, (nImg - 1) * dimP, nImg * dimP);
-    xPad.fill(1, b * sx + nImg, (b + 1) * sx);
-
     const cap = capFeats.subarray(b * sc * cd, (b + 1) * sc * cd);
     cap.set(it.capFeats);
-    for (let i = it.capLen; i < lay.lp; i++) cap.copyWithin(i * cd, (it.capLen - 1) * cd, it.capLen * cd);
-    capPad.fill(1, b * sc + it.capLen, b * sc + lay.lp);
+    for (let i = it.capLen; i < layouts[b].lp; i++)
+      cap.copyWithin(i * cd, (it.capLen - 1) * cd, it.capLen * cd);
     t[b] = it.t;
-
-    fillRope(tables, positionIds(cfg, lay, W, su), cos, sin, b * su * half);
-    mask.fill(1, b * su, b * su + sx + lay.lp);
   });
-
+  const lay = layoutFeeds(
+    cfg,
+    layouts,
+    items.map((it) => it.capLen),
+    W,
+  );
   return {
     x_tokens: { type: "float32", data: xTokens, dims: [B, sx, dimP] },
-    x_pad: { type: "bool", data: xPad, dims: [B, sx] },
+    x_pad: lay.xPad,
     cap_feats: { type: "float32", data: capFeats, dims: [B, sc, cd] },
-    cap_pad: { type: "bool", data: capPad, dims: [B, sc] },
+    cap_pad: lay.capPad,
     t: { type: "float32", data: t, dims: [B] },
-    rope_cos: { type: "float32", data: cos, dims: [B, su, half] },
-    rope_sin: { type: "float32", data: sin, dims: [B, su, half] },
-    attn_mask: { type: "bool", data: mask, dims: [B, su] },
+    rope_cos: lay.cos,
+    rope_sin: lay.sin,
+    attn_mask: lay.mask,
   };
 }
 

@@ -157,6 +157,22 @@ describe("buildTransformerFeeds", () => {
     for (let i = 0; i < 16; i++) expect([cos[20 * 16 + i], sin[20 * 16 + i]]).toEqual([1, 0]);
   });
 
+  it("reuses the layout feeds across steps and rebuilds them when the layout changes", () => {
+    const step2 = buildTransformerFeeds(
+      io,
+      items.map((it) => ({ ...it, t: it.t / 2 })),
+      H,
+      W,
+    );
+    expect(step2.rope_cos.data).toBe(buildTransformerFeeds(io, items, H, W).rope_cos.data);
+    expect(Array.from(step2.t.data as Float32Array)).toEqual([0.125, 0.375]);
+    const other = buildTransformerFeeds(io, [items[1], items[0]], H, W);
+    expect(other.rope_cos.data).not.toBe(step2.rope_cos.data);
+    expect(Array.from((other.cap_pad.data as Uint8Array).subarray(0, 64))).toEqual(
+      Array.from({ length: 64 }, (_, j) => (j >= 37 ? 1 : 0)),
+    );
+  });
+
   it("checks item sizes", () => {
     expect(() => buildTransformerFeeds(io, [{ ...items[0], capLen: 6 }], H, W)).toThrow(/capFeats/);
     expect(() => buildTransformerFeeds(io, [items[0]], H, W + 2)).toThrow(/latent has/);
