@@ -1,0 +1,206 @@
+/**
+ * End to end, as a client sees the API: the official `openai` client (only baseURL and apiKey changed) against
+ * the real local stack (wrangler dev + GPU function on the tiny model + redis). Every test uses its own
+ * prompt/seed so that one test's cache entries cannot stand in for another's generation.
+ */
+import type { ImageGenerateParams } from "openai/resources/images";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signRequest } from "../../shared/hmac";
+import { INFER_PATH } from "../../shared/protocol";
+import { E2E_PLAN, type E2EStack, startE2EStack } from "./fixture";
+
+let stack: E2EStack;
+
+beforeAll(async () => {
+  stack = await startE2EStack();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** Z-Image extensions (seed, steps) and small sizes go through the client as extra body fields. */
+function params(p: { prompt: string; size: string; seed: number; format: "url" | "b64_json" }) {
+  return {
+    prompt: p.prompt,
+    size: p.size,
+    response_format: p.format,
+    seed: p.seed,
+  } as unknown as ImageGenerateParams & { stream?: false };
+}
+
+async function decode(bytes: Buffer) {
+  const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+  return { data, info };
+}
+
+describe("images through the official openai client", () => {
+  it("returns b64_json images that decode to the requested size", async () => {
+    const { apiKey } = await stack.newAccount();
+    const client = stack.openai(apiKey);
+    const result = await client.images.generate(
+      params({ prompt: "a red bicycle", size: "64x96", seed: 101, format: "b64_json" }),
+    );
+    expect(result.data).toHaveLength(1);
+    const bytes = Buffer.from(result.data?.[0].b64_json ?? "", "base64");
+    const meta = await sharp(bytes).metadata();
+    expect(meta.format).toBe("png");
+    expect([meta.width, meta.height]).toEqual([64, 96]);
+    const { data } = await decode(bytes);
+    // Not a blank canvas: the pixels vary.
+    expect(new Set(data).size).toBeGreaterThan(8);
+  });
+
+  it("returns a URL that serves the same image, and a repeat is a cache hit with no GPU call", async () => {
+    const { accountId, apiKey } = await stack.newAccount();
+    const client = stack.openai(apiKey);
+    const request = params({ prompt: "a blue kite over hills", size: "80x64", seed: 202, format: "url" });
+
+    const gpuBefore = await stack.gpuMetric("zi_requests_total");
+    const first = await client.images.generate(request).withResponse();
+    expect(first.response.headers.get("x-cache")).toBe("MISS");
+    expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuBefore + 1);
+
+    const url = first.data.data?.[0].url ?? "";
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/images\/[0-9a-f]{64}\.png$/);
+    const served = await fetch(url);
+    expect(served.status).toBe(200);
+    expect(served.headers.get("content-type")).toBe("image/png");
+    const bytes = Buffer.from(await served.arrayBuffer());
+    const meta = await sharp(bytes).metadata();
+    expect([meta.width, meta.height]).toEqual([80, 64]);
+    expect(url).toContain(
+      await stack.cacheKeyOf({ prompt: "a blue kite over hills", width: 80, height: 64, seed: 202 }),
+    );
+
+    const repeat = await client.images.generate(request).withResponse();
+    expect(repeat.response.headers.get("x-cache")).toBe("HIT");
+    expect(repeat.data.data?.[0].url).toBe(url);
+    expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuBefore + 1);
+
+    // The same request as b64_json is also a hit, with byte-identical content.
+    const inline = await client.images
+      .generate(params({ prompt: "a blue kite over hills", size: "80x64", seed: 202, format: "b64_json" }))
+      .withResponse();
+    expect(inline.response.headers.get("x-cache")).toBe("HIT");
+    expect(Buffer.from(inline.data.data?.[0].b64_json ?? "", "base64").equals(bytes)).toBe(true);
+
+    // Ledger: one generated image, two cache hits priced at the plan's cache-hit price.
+    const usage = await stack.usage(accountId);
+    expect(usage).toMatchObject({ images: 3, generated: 1, cache_hits: 2 });
+    const generatedPrice = usage.amount_micros - 2 * E2E_PLAN.cache_hit_micros;
+    expect(generatedPrice).toBeGreaterThanOrEqual(E2E_PLAN.image_base_micros);
+    expect(generatedPrice).not.toBe(E2E_PLAN.cache_hit_micros);
+  });
+
+  it("computes concurrent identical requests once", async () => {
+    const { accountId, apiKey } = await stack.newAccount();
+    const client = stack.openai(apiKey);
+    const request = params({ prompt: "five identical lanterns", size: "64x64", seed: 303, format: "url" });
+    const gpuBefore = await stack.gpuMetric("zi_requests_total");
+
+    const results = await Promise.all(Array.from({ length: 5 }, () => client.images.generate(request)));
+    const urls = new Set(results.map((r) => r.data?.[0].url));
+    expect(urls.size).toBe(1);
+    expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuBefore + 1);
+    const usage = await stack.usage(accountId);
+    expect(usage.images).toBe(5);
+  });
+
+  it("gives identical bytes when the same image is computed again", async () => {
+    const { apiKey } = await stack.newAccount();
+    const client = stack.openai(apiKey);
+    const result = await client.images.generate(
+      params({ prompt: "a lighthouse at dawn", size: "64x64", seed: 404, format: "b64_json" }),
+    );
+    const viaApi = Buffer.from(result.data?.[0].b64_json ?? "", "base64");
+
+    // Recompute twice on the GPU function itself (a signed internal request, bypassing the cache).
+    const recompute = async (id: string) => {
+      const body = JSON.stringify({
+        request_id: id,
+        prompt: "a lighthouse at dawn",
+        negative_prompt: "",
+        width: 64,
+        height: 64,
+        steps: 8,
+        guidance_scale: 0,
+        seed: 404,
+        output_format: "png",
+      });
+      const headers = await signRequest({ secret: stack.hmacSecret, method: "POST", path: INFER_PATH, body });
+      const response = await fetch(`${stack.urls.gpu}${INFER_PATH}`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body,
+      });
+      expect(response.status).toBe(200);
+      return Buffer.from(await response.arrayBuffer());
+    };
+    const again = await recompute("e2e-determinism-1");
+    const third = await recompute("e2e-determinism-2");
+    expect(again.equals(viaApi)).toBe(true);
+    expect(third.equals(viaApi)).toBe(true);
+  });
+
+  it("replays an Idempotency-Key without generating or billing again", async () => {
+    const { accountId, apiKey } = await stack.newAccount();
+    const client = stack.openai(apiKey);
+    const request = params({ prompt: "an idempotent teapot", size: "64x64", seed: 505, format: "b64_json" });
+    const headers = { "Idempotency-Key": `e2e-${Date.now()}` };
+
+    const first = await client.images.generate(request, { headers }).withResponse();
+    const gpuAfterFirst = await stack.gpuMetric("zi_requests_total");
+    const replay = await client.images.generate(request, { headers }).withResponse();
+    expect(replay.response.headers.get("idempotent-replayed")).toBe("true");
+    expect(replay.data).toEqual(first.data);
+    expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuAfterFirst);
+    expect(await stack.usage(accountId)).toMatchObject({ images: 1, generated: 1, cache_hits: 0 });
+  });
+
+  it("answers an invalid key with 401", async () => {
+    const client = stack.openai("zi_live_0000000000000000000000000000000x");
+    const error = await client.models.list().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect((error as { status?: number }).status).toBe(401);
+    const raw = await fetch(`${stack.urls.edge}/v1/images/generations`, {
+      method: "POST",
+      headers: { authorization: "Bearer not-a-key", "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "x", size: "64x64" }),
+    });
+    expect(raw.status).toBe(401);
+    expect(((await raw.json()) as { error: { type: string } }).error.type).toBeTruthy();
+  });
+
+  it("answers over the plan's request limit with 429 and rate-limit headers", async () => {
+    await stack.admin.putPlan("e2e-tiny", { ...E2E_PLAN, name: "E2E tiny", requests_per_minute: 2 });
+    const { apiKey } = await stack.newAccount("e2e-tiny");
+    const call = () =>
+      fetch(`${stack.urls.edge}/v1/models`, { headers: { authorization: `Bearer ${apiKey}` } });
+
+    const first = await call();
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-ratelimit-limit")).toBe("2");
+    expect(first.headers.get("x-ratelimit-remaining")).toBe("1");
+    expect((await call()).status).toBe(200);
+    const limited = await call();
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(limited.headers.get("x-ratelimit-remaining")).toBe("0");
+    expect(limited.headers.get("ratelimit-policy")).toContain('"requests";q=2;w=60');
+
+    // The official client surfaces it as a 429 error (retries disabled so the test does not wait).
+    const error = await stack
+      .openai(apiKey)
+      .models.list()
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect((error as { status?: number }).status).toBe(429);
+  });
+});
