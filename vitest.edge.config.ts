@@ -22,6 +22,9 @@ export default defineConfig({
           ADMIN_TOKEN: "test-admin-token",
           UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${bridgePort}`,
           UPSTASH_REDIS_REST_TOKEN: bridgeToken,
+          // A loaded CI machine can stall a Redis answer past the 1 s default; such a stall must not flip
+          // a rate-limit decision into fail-open. (The timeout path has its own test with a short value.)
+          RATE_LIMIT_TIMEOUT_MS: "10000",
           // D1 schema for the tests, applied by test/edge/accounts/apply-migrations.ts.
           TEST_MIGRATIONS: await readD1Migrations("./edge/migrations"),
           MODEL_REVISION: "test-rev",
