@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { admin, generate, installGpu, newCustomer, readError } from "./support";
 
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
 
 /** Parses `"requests";q=10;w=60, "images";...` into {requests: {q: "10", w: "60"}, ...}. */
 function structuredList(value: string | null): Record<string, Record<string, string>> {
@@ -19,15 +22,26 @@ function structuredList(value: string | null): Record<string, Record<string, str
 describe("per-key request rate limit (sliding window, real Redis)", () => {
   it("admits exactly 10 of 200 concurrent requests on a limit of 10; the rest get 429 with retry headers", async () => {
     const gpu = installGpu();
-    const { key } = await newCustomer({ requests_per_minute: 10 });
     const body = { prompt: `fox ${crypto.randomUUID()}`, size: "64x64", seed: 1 };
-    const responses = await Promise.all(Array.from({ length: 200 }, () => generate(key, body)));
+    // Warm the image cache with another customer, so the 200 requests are pure cache hits (no GPU).
+    expect((await generate((await newCustomer()).key, body)).status).toBe(200);
+    const { key } = await newCustomer({ requests_per_minute: 10 });
+    // Freeze the clock mid-minute: the sliding window weighs the previous minute, and a burst that straddled
+    // a minute boundary would legitimately admit one more.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Math.floor(Date.now() / 60_000) * 60_000 + 20_000);
+    // On a loaded 2-core CI machine a Redis answer may exceed the default 1 s timeout; fail-closed with a long
+    // timeout makes any such stall fail the count instead of silently admitting (fail-open) an extra request.
+    const strict = { RATE_LIMIT_TIMEOUT_MS: "30000", RATE_LIMIT_FAIL_MODE: "closed" };
+    const responses = await Promise.all(Array.from({ length: 200 }, () => generate(key, body, {}, strict)));
+    vi.useRealTimers();
 
     const admitted = responses.filter((r) => r.status === 200);
     const limited = responses.filter((r) => r.status === 429);
     expect(admitted).toHaveLength(10);
     expect(limited).toHaveLength(190);
-    expect(gpu.calls).toHaveLength(1); // identical requests: one generation, the rest cache hits or coalesced
+    expect(gpu.calls).toHaveLength(1); // only the warm-up generated
+    expect(admitted.every((r) => r.headers.get("x-cache") === "HIT")).toBe(true);
 
     for (const res of admitted) {
       expect(res.headers.get("x-ratelimit-limit")).toBe("10");
