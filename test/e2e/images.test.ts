@@ -36,6 +36,12 @@ async function decode(bytes: Buffer) {
 }
 
 describe("images through the official openai client", () => {
+  it("has a GPU function that answers the platforms' health checks", async () => {
+    for (const path of ["/healthz", "/readyz", "/ping"]) {
+      expect((await fetch(`${stack.urls.gpu}${path}`)).status).toBe(200);
+    }
+  });
+
   it("returns b64_json images that decode to the requested size", async () => {
     const { apiKey } = await stack.newAccount();
     const client = stack.openai(apiKey);

@@ -119,3 +119,16 @@ it("starts the stack, prints a working curl line, and Ctrl-C leaves no process b
   expect(await exited).toBe(0);
   expect(started.filter(alive)).toEqual([]);
 });
+
+it("names a missing system dependency and how to install it", async () => {
+  const result = await run(process.execPath, ["--import", "tsx", "infra/dev/stack.ts"], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, REDIS_SERVER: "redis-server-not-installed", EDGE_PORT: "0", GPU_PORT: "0" },
+  }).then(
+    () => null,
+    (error: { code: number; stderr: string }) => error,
+  );
+  expect(result?.code).toBe(1);
+  expect(result?.stderr).toContain("redis-server-not-installed was not found on PATH");
+  expect(result?.stderr).toContain("sudo apt-get install redis-server");
+});
