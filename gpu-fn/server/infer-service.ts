@@ -108,7 +108,10 @@ export class InferService {
         [INFER_HEADERS.seed]: String(req.seed),
         [INFER_HEADERS.modelRevision]: this.#o.model.revision,
         [INFER_HEADERS.promptTruncated]: prompt.truncated || negative?.truncated ? "1" : "0",
-        [INFER_HEADERS.serverTiming]: stages.map(([s, ms]) => `${s};dur=${ms.toFixed(1)}`).join(", "),
+        // Stage times of the batch this request ran in, plus the batch's time inside ONNX Runtime (session_run).
+        [INFER_HEADERS.serverTiming]: [...stages, ["session_run", item.done.sessionRunMs] as const]
+          .map(([s, ms]) => `${s};dur=${ms.toFixed(1)}`)
+          .join(", "),
         "x-zi-batch-size": String(item.batchSize),
       },
     };
