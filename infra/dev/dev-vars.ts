@@ -14,7 +14,7 @@ export const SECRET_KEYS = ["GPU_HMAC_SECRET", "ADMIN_TOKEN", "UPSTASH_REDIS_RES
 
 export type Vars = Record<string, string>;
 
-/** Parses KEY=VALUE lines; `#` comments and blank lines are skipped, one level of quotes is removed. */
+/** Parses KEY=VALUE lines as dotenv does for the simple cases: comments, blank lines, one level of quotes. */
 export function parseVars(text: string): Vars {
   const vars: Vars = {};
   for (const raw of text.split(/\r?\n/)) {
@@ -26,19 +26,27 @@ export function parseVars(text: string): Vars {
     let value = line.slice(eq + 1).trim();
     if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) {
       value = value.slice(1, -1);
+    } else {
+      // As dotenv: an unquoted value ends at a ` #` comment.
+      value = value.replace(/\s+#.*$/, "");
     }
     vars[key] = value;
   }
   return vars;
 }
 
-function quote(value: string): string {
-  return /^[\w.:/@+,-]*$/.test(value) ? value : JSON.stringify(value);
+/** Quotes the way dotenv (and so wrangler) reads back literally: single quotes, else double quotes. */
+function quote(key: string, value: string): string {
+  if (/^[\w.:/@+,=-]*$/.test(value)) return value;
+  if (/[\r\n]/.test(value)) throw new Error(`${key}: multi-line values are not supported`);
+  if (!value.includes("'")) return `'${value}'`;
+  if (!value.includes('"')) return `"${value}"`;
+  throw new Error(`${key}: a value with both ' and " cannot be written to an env file`);
 }
 
 export function formatVars(vars: Vars): string {
   return Object.entries(vars)
-    .map(([key, value]) => `${key}=${quote(value)}\n`)
+    .map(([key, value]) => `${key}=${quote(key, value)}\n`)
     .join("");
 }
 
