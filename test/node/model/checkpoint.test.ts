@@ -1,17 +1,18 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseVaeConfig, vaeDecoderKeyShapes } from "../../../gpu-fn/model/builders/vae-decoder-config";
 import { checkShapes, openCheckpoint } from "../../../gpu-fn/model/checkpoint";
 import { openSafetensors, type TensorToWrite, writeSafetensors } from "../../../gpu-fn/model/safetensors";
+import { useTempDirs } from "./temp-dirs";
 
 const TINY = resolve("../shared/golden/tiny-a");
 const CKPT = join(TINY, "checkpoint");
+const tmp = useTempDirs();
 
 /** A writable copy of the tiny-a checkpoint. */
 function copyCheckpoint(): string {
-  const dir = join(mkdtempSync(join(tmpdir(), "ckpt-")), "checkpoint");
+  const dir = join(tmp("ckpt-"), "checkpoint");
   cpSync(CKPT, dir, { recursive: true });
   return dir;
 }

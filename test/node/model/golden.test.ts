@@ -1,9 +1,9 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runGolden } from "../../../gpu-fn/golden/run";
 import { SafetensorsFile, writeSafetensors } from "../../../gpu-fn/model/safetensors";
+import { useTempDirs } from "./temp-dirs";
 
 const TINY = resolve("../shared/golden/tiny-a");
 const cases = JSON.parse(readFileSync(join(TINY, "cases.json"), "utf8")).cases as {
@@ -12,10 +12,11 @@ const cases = JSON.parse(readFileSync(join(TINY, "cases.json"), "utf8")).cases a
   outputs: Record<string, unknown>;
 }[];
 const quiet = () => {};
+const tmp = useTempDirs();
 
 describe.each(["cpu", "cuda"] as const)("golden tiny-a, %s target (CPU provider)", (target) => {
   it("converts the checkpoint and passes every case within its tolerance", async () => {
-    const out = mkdtempSync(join(tmpdir(), `golden-${target}-`));
+    const out = tmp(`golden-${target}-`);
     const lines: string[] = [];
     const report = await runGolden({ setDir: TINY, outDir: out, target, log: (l) => lines.push(l) });
     const failed = report.cases.filter((c) => c.status !== "passed");
@@ -41,7 +42,7 @@ describe("golden runner on other sets", () => {
     caseList: unknown[],
     files: Record<string, Parameters<typeof writeSafetensors>[1]>,
   ): string {
-    const dir = mkdtempSync(join(tmpdir(), "set-"));
+    const dir = tmp("set-");
     cpSync(join(TINY, "checkpoint"), join(dir, "checkpoint"), { recursive: true });
     cpSync(join(TINY, "cases"), join(dir, "cases"), { recursive: true });
     for (const [name, tensors] of Object.entries(files)) writeSafetensors(join(dir, "cases", name), tensors);

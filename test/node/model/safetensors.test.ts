@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -10,9 +9,11 @@ import {
   SafetensorsWriter,
   writeSafetensors,
 } from "../../../gpu-fn/model/safetensors";
+import { useTempDirs } from "./temp-dirs";
 
 const TINY = resolve("../shared/golden/tiny-a");
-const tmp = () => mkdtempSync(join(tmpdir(), "st-"));
+const tmpDir = useTempDirs();
+const tmp = () => tmpDir("st-");
 
 /** A file from a literal header object and a data section of `dataBytes` bytes. */
 function rawFile(dir: string, header: unknown, dataBytes: number, name = "x.safetensors"): string {

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
@@ -7,13 +6,15 @@ import { describe, expect, it } from "vitest";
 import type { Target } from "../../../gpu-fn/model/builders/types";
 import { buildVaeDecoder, parseVaeConfig, type VaeConfig } from "../../../gpu-fn/model/builders/vae-decoder";
 import { MappedWeightSource, openSafetensors, SafetensorsFile } from "../../../gpu-fn/model/safetensors";
+import { useTempDirs } from "./temp-dirs";
 
 const TINY = resolve("../shared/golden/tiny-a");
 const VAE = join(TINY, "checkpoint/vae");
+const tmp = useTempDirs();
 const baseConfig = parseVaeConfig(JSON.parse(readFileSync(join(VAE, "config.json"), "utf8")));
 
 async function build(target: Target, config: VaeConfig = baseConfig) {
-  const outDir = mkdtempSync(join(tmpdir(), `vae-${target}-`));
+  const outDir = tmp(`vae-${target}-`);
   const set = openSafetensors(VAE);
   try {
     const built = await buildVaeDecoder({ weights: MappedWeightSource.fromSet(set), config, target, outDir });
