@@ -72,8 +72,6 @@ export class GpuClient {
   #rotation = 0;
 
   constructor(opts: GpuClientOptions) {
-    if (opts.backends.length === 0) throw new Error("GpuClient: no GPU backends configured (GPU_BACKENDS)");
-    if (!opts.secret) throw new Error("GpuClient: GPU_HMAC_SECRET is empty");
     this.#opts = { maxAttempts: Math.max(2, opts.backends.length * 2), ...opts };
     this.#fetch = opts.fetch ?? ((input, init) => fetch(input, init));
     this.#now = opts.now ?? Date.now;
@@ -82,6 +80,20 @@ export class GpuClient {
   /** Generates one image. Never throws for backend trouble; the outcome says what happened. */
   async infer(request: Omit<InferRequest, "deadline_ms">): Promise<InferOutcome> {
     const { backends, breaker, maxAttempts } = this.#opts;
+    if (backends.length === 0 || !this.#opts.secret) {
+      // A deployment without GPU_BACKENDS or GPU_HMAC_SECRET serves cache hits and answers misses with 503.
+      console.error(
+        JSON.stringify({ level: "error", msg: "gpu_not_configured", requestId: request.request_id }),
+      );
+      return {
+        ok: false,
+        status: 503,
+        retryAfterS: 60,
+        message: "Image generation is not available right now; retry later",
+        code: "gpu_not_configured",
+        attempts: [],
+      };
+    }
     const deadline = this.#now() + this.#opts.deadlineMs;
     const body = JSON.stringify({ ...request, deadline_ms: deadline } satisfies InferRequest);
     const attempts: AttemptRecord[] = [];

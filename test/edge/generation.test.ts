@@ -155,6 +155,23 @@ describe("POST /v1/images/generations", () => {
     expect(gpu.calls).toHaveLength(1);
   });
 
+  it("keeps a well-formed client x-request-id, replaces others, and passes it on to the GPU", async () => {
+    const gpu = healthyGpu();
+    const kept = await postGeneration(
+      { prompt: uniquePrompt("ids"), size: "64x64" },
+      { "x-request-id": "client-42" },
+    );
+    expect(kept.headers.get("x-request-id")).toBe("client-42");
+    expect(gpu.calls[0].body?.request_id).toBe("client-42-0");
+    for (const bad of ["has spaces in it", "x".repeat(65)]) {
+      const res = await postGeneration(
+        { prompt: uniquePrompt("ids"), size: "64x64" },
+        { "x-request-id": bad },
+      );
+      expect(res.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
+    }
+  });
+
   it("accepts a model field naming the served model", async () => {
     healthyGpu();
     const res = await postGeneration({ prompt: uniquePrompt("model"), size: "64x64", model: env.MODEL_ID });

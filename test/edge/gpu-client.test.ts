@@ -126,6 +126,16 @@ describe("GpuClient", () => {
     expect(out.attempts.every((a) => a.outcome === "timeout")).toBe(true);
   });
 
+  it.each([
+    ["no backends", { backends: [] }],
+    ["no secret", { secret: "" }],
+  ])("answers 503 without calling anything when configured with %s", async (_name, overrides) => {
+    const gpu = fake({ kind: "ok" });
+    const out = await client(gpu, overrides).infer(request);
+    expect(out).toMatchObject({ ok: false, status: 503, code: "gpu_not_configured" });
+    expect(gpu.calls).toHaveLength(0);
+  });
+
   it("skips a backend whose circuit is open", async () => {
     const gpu = fake({ kind: "refuse" });
     const c = client(gpu);

@@ -11,7 +11,8 @@ import type { AppEnv } from "../../types";
 export function requestContext(): MiddlewareHandler<AppEnv> {
   const assignId = requestId({
     headerName: "x-request-id",
-    limitLength: 128,
+    // Short enough that "{id}-{imageIndex}" fits the GPU protocol's 128-character request_id.
+    limitLength: 64,
     generator: () => `req_${crypto.randomUUID().replaceAll("-", "")}`,
   });
   return async function requestContext(c, next) {
