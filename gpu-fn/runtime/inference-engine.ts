@@ -27,6 +27,9 @@ export class InferenceEngine {
   #dead: Error | null = null;
   info: EngineReady | null = null;
 
+  /** Called once when the worker dies or fails to load (after which every run rejects). */
+  onDead: ((err: Error) => void) | null = null;
+
   constructor(opts: WorkerOptions, log: (line: string) => void = console.log) {
     this.#worker = new Worker(WORKER_ENTRY, { workerData: opts });
     this.#ready = new Promise((resolve, reject) => {
@@ -104,7 +107,10 @@ export class InferenceEngine {
   }
 
   #fail(err: Error): void {
-    if (!this.#dead) this.#dead = err;
+    if (!this.#dead) {
+      this.#dead = err;
+      this.onDead?.(err);
+    }
     const job = this.#inFlight;
     this.#inFlight = null;
     job?.reject(err);

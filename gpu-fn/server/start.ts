@@ -121,6 +121,12 @@ export async function startGpuFn(
     `listening on :${port} (model ${model.name} ${model.revision}, provider setting ${cfg.executionProvider})`,
   );
 
+  engine.onDead = (err) => {
+    if (state.phase === "draining") return; // closed by shutdown
+    log(`inference worker died: ${err.message}`);
+    state.markFailed(`inference worker died: ${err.message}`);
+  };
+
   const ready = Promise.all([engine.ready(), opts.readyGate]).then(
     ([info]) => {
       log(

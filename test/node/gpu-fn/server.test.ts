@@ -268,3 +268,24 @@ async function waitFor(cond: () => boolean): Promise<void> {
 async function errorOf(res: Response): Promise<{ type: string; code: string | null; param: string | null }> {
   return ((await res.json()) as { error: { type: string; code: string | null; param: string | null } }).error;
 }
+
+describe("model runtime failure", () => {
+  it("answers 500 with the envelope (no hang) when the worker dies mid-request, then reports not alive", async () => {
+    const { fn, url } = await startTestServer({ maxBatch: 1 });
+    try {
+      await fn.ready;
+      const pending = signedInfer(url, inferBody({ steps: 50, width: 256, height: 256 }));
+      while (!fn.batcher.running) await new Promise((r) => setTimeout(r, 5));
+      await fn.engine.close(); // the worker goes away while computing
+      const res = await pending;
+      expect(res.status).toBe(500);
+      expect(await errorOf(res)).toMatchObject({ type: "server_error", code: "model_failure" });
+      expect((await fetch(`${url}/healthz`)).status).toBe(503);
+      expect((await fetch(`${url}/readyz`)).status).toBe(503);
+      const after = await signedInfer(url, inferBody());
+      expect(after.status).toBe(503);
+    } finally {
+      await fn.shutdown();
+    }
+  });
+});
