@@ -67,6 +67,9 @@ describe("images through the official openai client", () => {
     const first = await client.images.generate(request).withResponse();
     expect(first.response.headers.get("x-cache")).toBe("MISS");
     expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuBefore + 1);
+    const afterMiss = await stack.usage(accountId);
+    expect(afterMiss).toMatchObject({ images: 1, generated: 1, cache_hits: 0 });
+    expect(afterMiss.amount_micros).toBeGreaterThanOrEqual(E2E_PLAN.image_base_micros);
 
     const url = first.data.data?.[0].url ?? "";
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/images\/[0-9a-f]{64}\.png$/);
@@ -84,6 +87,13 @@ describe("images through the official openai client", () => {
     expect(repeat.response.headers.get("x-cache")).toBe("HIT");
     expect(repeat.data.data?.[0].url).toBe(url);
     expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuBefore + 1);
+    // The hit's ledger row is priced at the plan's cache-hit price, not as a generation.
+    expect(await stack.usage(accountId)).toMatchObject({
+      images: 2,
+      generated: 1,
+      cache_hits: 1,
+      amount_micros: afterMiss.amount_micros + E2E_PLAN.cache_hit_micros,
+    });
 
     // The same request as b64_json is also a hit, with byte-identical content.
     const inline = await client.images
@@ -92,12 +102,12 @@ describe("images through the official openai client", () => {
     expect(inline.response.headers.get("x-cache")).toBe("HIT");
     expect(Buffer.from(inline.data.data?.[0].b64_json ?? "", "base64").equals(bytes)).toBe(true);
 
-    // Ledger: one generated image, two cache hits priced at the plan's cache-hit price.
-    const usage = await stack.usage(accountId);
-    expect(usage).toMatchObject({ images: 3, generated: 1, cache_hits: 2 });
-    const generatedPrice = usage.amount_micros - 2 * E2E_PLAN.cache_hit_micros;
-    expect(generatedPrice).toBeGreaterThanOrEqual(E2E_PLAN.image_base_micros);
-    expect(generatedPrice).not.toBe(E2E_PLAN.cache_hit_micros);
+    expect(await stack.usage(accountId)).toMatchObject({
+      images: 3,
+      generated: 1,
+      cache_hits: 2,
+      amount_micros: afterMiss.amount_micros + 2 * E2E_PLAN.cache_hit_micros,
+    });
   });
 
   it("computes concurrent identical requests once", async () => {
