@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { convertCheckpoint, parseConvertArgs } from "../../../gpu-fn/cli/convert";
 import { loadModelFolder } from "../../../gpu-fn/model/model-folder";
+import { comfyFileIn, writeComfyTransformer } from "./comfy-fixture";
 import { useTempDirs } from "./temp-dirs";
 
 const CKPT = resolve("../shared/golden/tiny-a/checkpoint");
@@ -61,6 +62,21 @@ describe("convertCheckpoint", () => {
     expect(folder.model.text_encoder.pad_token_id).toBe(151643); // <|endoftext|>
     const copied = readFileSync(folder.tokenizerPaths!.file);
     expect(copied.equals(readFileSync(join(QWEN3_TOKENIZER, "tokenizer.json")))).toBe(true);
+  });
+
+  it("converts a ComfyUI single-file transformer into the same graphs (same revision)", async () => {
+    const single = comfyFileIn(tmp("conv-comfy-"));
+    writeComfyTransformer(join(CKPT, "transformer"), single);
+    const ref = await convertCheckpoint({ from: CKPT, out: tmp("conv-comfy-ref-") });
+    const comfy = await convertCheckpoint({
+      from: CKPT,
+      out: tmp("conv-comfy-out-"),
+      transformerFile: single,
+    });
+    expect(comfy.model.revision).toBe(ref.model.revision);
+    expect(parseConvertArgs(["--from", "a", "--out", "b", "--transformer", single]).transformerFile).toBe(
+      single,
+    );
   });
 
   it("fails fast on a shape mismatch, before writing anything", async () => {
