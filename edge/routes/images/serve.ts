@@ -74,6 +74,13 @@ function servedSpan(range: R2Range, size: number): { start: number; end: number 
   return { start, end: Math.min(start + length, size) - 1 };
 }
 
+const PRECONDITION_HEADERS = ["if-none-match", "if-match", "if-modified-since", "if-unmodified-since"];
+
+/** R2 evaluates preconditions only when the request has some (the common plain GET skips that work). */
+function hasPrecondition(headers: Headers): boolean {
+  return PRECONDITION_HEADERS.some((name) => headers.has(name));
+}
+
 export async function serveImage(c: Context<AppEnv>): Promise<Response> {
   const [key, ext] = (c.req.param("file") ?? "").split(".");
   if (!OUTPUT_FORMATS.includes(ext as OutputFormat)) throw unknownImage();
@@ -81,7 +88,10 @@ export async function serveImage(c: Context<AppEnv>): Promise<Response> {
 
   let object: R2Object | R2ObjectBody | null;
   try {
-    object = await c.env.IMAGES.get(key, { onlyIf: c.req.raw.headers, ...(range ? { range } : {}) });
+    object = await c.env.IMAGES.get(key, {
+      ...(hasPrecondition(c.req.raw.headers) ? { onlyIf: c.req.raw.headers } : {}),
+      ...(range ? { range } : {}),
+    });
   } catch (err) {
     // R2 throws for a range that starts past the end of the object.
     if (!range) throw err;
