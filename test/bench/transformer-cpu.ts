@@ -9,7 +9,7 @@
  * left out, so the efficiency is a lower bound.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { buildTransformer } from "../../gpu-fn/model/builders/transformer";
@@ -144,6 +144,11 @@ try {
   const flops = matmulFlops(config, sx, sc);
 
   console.log(`CPU: ${cpus()[0]?.model} x${cpus().length}, onnxruntime-node ${ort.env.versions.common}`);
+  console.log(
+    `load average (1/5/15 min) at the start: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" / ")}`,
+  );
   console.log(`config: dim 512, 4 heads x 128, 8 layers + 2+2 refiners; tokens ${sx} image + ${sc} caption`);
   console.log(`matmul FLOPs per forward: ${(flops / 1e9).toFixed(2)} GFLOP; ${runs} timed runs, median`);
 
@@ -188,6 +193,11 @@ try {
     await v.session.release();
   }
   await mm.session.release();
+  console.log(
+    `load average (1/5/15 min) at the end: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" / ")}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
