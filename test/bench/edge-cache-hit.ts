@@ -3,9 +3,11 @@
  *
  *   npm run bench:edge   (env: BENCH_CONNECTIONS=10, BENCH_REQUESTS=2000, BENCH_MAX_SECONDS=30, BENCH_ROUNDS=3)
  *
- * 1. Bundles the edge (`wrangler deploy --dry-run`), starts a small HMAC-verifying fake GPU function (Node)
- *    and `wrangler dev` serving that bundle on loopback with a fresh local state folder; one POST generates and caches a real encoded image (sharp, 512x512 JPEG).
- * 2. Starts the bare worker (test/bench/edge-bare-worker) on the same state folder.
+ * 1. Bundles the edge without extensions (test/bench/edge-workers/edge-core.ts: no API keys or rate limits)
+ *    with `wrangler deploy --dry-run`, starts a small HMAC-verifying fake GPU function (Node) and
+ *    `wrangler dev` serving that bundle on loopback with a fresh local state folder; one POST generates and
+ *    caches a real encoded image (sharp, 512x512 JPEG).
+ * 2. Starts the bare worker (test/bench/edge-workers/bare.ts) on the same state folder.
  * 3. autocannon, in interleaved rounds: bare GET /{key}; edge GET /v1/images/{key}.jpeg; edge POST
  *    /v1/images/generations hits with response_format url and b64_json. Each run is bounded by a request
  *    count and a time limit. Prints medians as a Markdown table for docs/benchmarks.md.
@@ -87,7 +89,8 @@ async function startFakeGpu(): Promise<{ url: string; server: Server; calls: () 
  * `wrangler dev` measures a fixed build: it does not rebuild when files in the checkout change meanwhile.
  */
 async function bundleEdge(dir: string): Promise<string> {
-  const build = spawn(process.execPath, [WRANGLER, "deploy", "--dry-run", "--outdir", dir], {
+  const entry = "test/bench/edge-workers/edge-core.ts";
+  const build = spawn(process.execPath, [WRANGLER, "deploy", "--dry-run", "--outdir", dir, entry], {
     cwd: REPO,
     env: { ...process.env, ...OFFLINE_ENV },
     stdio: ["ignore", "pipe", "pipe"],
@@ -240,7 +243,7 @@ async function main(): Promise<void> {
       await startWrangler(
         [
           "--config",
-          "test/bench/edge-bare-worker/wrangler.toml",
+          "test/bench/edge-workers/bare.wrangler.toml",
           "--persist-to",
           state,
           "--inspector-port",
