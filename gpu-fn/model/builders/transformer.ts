@@ -16,6 +16,7 @@ import {
   attention,
   type ComputeType,
   cast,
+  type FusedAttentionOp,
   keyMask,
   layerNormNoAffine,
   linear,
@@ -142,6 +143,7 @@ class DitEmitter {
   /** Matmul/attention precision; the residual stream, norms and gates stay fp32. */
   private readonly ct: ComputeType;
   private readonly branchScale: number;
+  private readonly attnOp: FusedAttentionOp;
   private done = 0;
 
   constructor(
@@ -154,6 +156,9 @@ class DitEmitter {
     this.d = transformerDims(opts.config);
     this.ct = opts.target === "cuda" ? "float16" : "float32";
     this.branchScale = this.ct === "float16" ? (opts.fp16BranchScale ?? FP16_BRANCH_SCALE) : 1;
+    // [INFERENCE from ORT sources] opset-23 Attention's CUDA kernel is new (bool masks and flash paths arrived
+    // late), while com.microsoft MultiHeadAttention has mature fp16 CUDA kernels; both have CPU kernels.
+    this.attnOp = opts.target === "cuda" ? "MultiHeadAttention" : "Attention";
   }
 
   async emit(): Promise<void> {
@@ -204,7 +209,7 @@ class DitEmitter {
       g.op("Slice", [v, sx, g.ints([INT64_MAX]), g.ints([1])], {}, { name: "streams" });
     const cosU = this.ct === "float16" ? cast(g, ropeCos, "float16", "rope") : ropeCos;
     const sinU = this.ct === "float16" ? cast(g, ropeSin, "float16", "rope") : ropeSin;
-    const lo = { name: "masks", fused: this.fused };
+    const lo = { name: "masks", fused: this.fused, op: this.attnOp, biasType: this.ct };
     // All items share S_x, so the image stream has no batch padding and needs no mask.
     const imgStream: Stream = { cos: head(cosU), sin: head(sinU), mask: null };
     const capStream: Stream = { cos: tail(cosU), sin: tail(sinU), mask: keyMask(g, tail(attnMask), c, lo) };
@@ -303,7 +308,13 @@ class DitEmitter {
     const ro = { name: `${a}.rope`, fused, numHeads: d.heads, headDim: d.headDim, interleaved: true };
     const qr = rotary(g, await headNorm(q, "norm_q"), s.cos, s.sin, ro);
     const kr = rotary(g, await headNorm(k, "norm_k"), s.cos, s.sin, ro);
-    const o = attention(g, qr, kr, v, s.mask, { name: a, fused, numHeads: d.heads, headDim: d.headDim });
+    const o = attention(g, qr, kr, v, s.mask, {
+      name: a,
+      fused,
+      numHeads: d.heads,
+      headDim: d.headDim,
+      op: this.attnOp,
+    });
     const wo = await this.trackLinear([`${a}.to_out.0.weight`], `${a}.to_out.0.weight`);
     return this.unscale(linear(g, o, wo, null, `${a}.to_out.0`), `${a}.to_out.0`);
   }

@@ -170,30 +170,51 @@ export function rotary(g: GraphBuilder, x: string, cos: string, sin: string, o: 
   return g.op("Reshape", [joined, g.ints([0, 0, -1])], {}, o);
 }
 
+/** Which fused attention op to emit. */
+export type FusedAttentionOp = "Attention" | "MultiHeadAttention";
+
 export interface AttentionOptions extends LayerOptions {
   numHeads: number;
   headDim: number;
+  /**
+   * Fused form only: opset-23 `Attention` (default; bool mask) or com.microsoft `MultiHeadAttention` (additive
+   * `attention_bias`; ORT's long-standing CUDA kernels with flash / memory-efficient paths).
+   */
+  op?: FusedAttentionOp;
 }
 
+export interface KeyMaskOptions extends LayerOptions {
+  op?: FusedAttentionOp;
+  /** Element type of the additive bias for MultiHeadAttention (the type of q/k/v). */
+  biasType?: ComputeType;
+}
+
+/** fp16's lowest value: exp() of it (plus any finite score) is exactly 0, without inf - inf = NaN risks. */
+const MASKED_BIAS = -65504;
+
 /**
- * Turns a boolean key mask `(B, T)` (true = attend) into what `attention` takes, once per stream: fused, a bool
- * mask `(B, 1, S, T)` (ORT's CPU Attention kernel wants the query axis materialised); decomposed, an additive
- * fp32 bias `(B, 1, 1, T)` of 0 / -inf. `queries` is any value shaped `(B, S, *)`.
+ * Turns a boolean key mask `(B, T)` (true = attend) into what `attention` takes, once per stream. Fused
+ * Attention: a bool mask `(B, 1, S, T)` (ORT's CPU kernel wants the query axis materialised); fused
+ * MultiHeadAttention: an additive bias `(B, 1, S, T)` of 0 / -65504 in `biasType`; decomposed: an additive fp32
+ * bias `(B, 1, 1, T)` of 0 / -inf. `queries` is any value shaped `(B, S, *)`.
  */
-export function keyMask(g: GraphBuilder, mask: string, queries: string, o: LayerOptions): string {
+export function keyMask(g: GraphBuilder, mask: string, queries: string, o: KeyMaskOptions): string {
   const m4 = g.op("Unsqueeze", [mask, g.ints([1, 2])], {}, o);
   if (!o.fused) return g.op("Where", [m4, g.scalar(0), g.scalar(Number.NEGATIVE_INFINITY)], {}, o);
   const qs = g.op("Shape", [queries], { start: 0, end: 2 }, o);
   const ts = g.op("Shape", [mask], { start: 1, end: 2 }, o);
   const b = g.op("Slice", [qs, g.ints([0]), g.ints([1])], {}, o);
   const s = g.op("Slice", [qs, g.ints([1]), g.ints([2])], {}, o);
-  return g.op("Expand", [m4, g.op("Concat", [b, g.ints([1]), s, ts], { axis: 0 }, o)], {}, o);
+  const shape = g.op("Concat", [b, g.ints([1]), s, ts], { axis: 0 }, o);
+  if (o.op !== "MultiHeadAttention") return g.op("Expand", [m4, shape], {}, o);
+  const bias = g.op("Where", [m4, g.scalar(0), g.scalar(MASKED_BIAS)], {}, o);
+  const typed = o.biasType === "float16" ? cast(g, bias, "float16", o.name) : bias;
+  return g.op("Expand", [typed, shape], {}, o);
 }
 
 /**
  * Non-causal multi-head attention of q, k, v `(B, S, heads*headDim)` with scale 1/sqrt(headDim) and an optional
- * mask from `keyMask` (built with the same `fused`). The fused form is opset-23 Attention. The decomposed form
- * is fp32 only.
+ * mask from `keyMask` (built with the same `fused` and `op`). The decomposed form is fp32 only.
  */
 export function attention(
   g: GraphBuilder,
@@ -203,6 +224,15 @@ export function attention(
   mask: string | null,
   o: AttentionOptions,
 ): string {
+  if (o.fused && o.op === "MultiHeadAttention") {
+    const inputs = mask ? [q, k, v, "", "", mask] : [q, k, v];
+    return g.op(
+      "MultiHeadAttention",
+      inputs,
+      { num_heads: o.numHeads, scale: float(1 / Math.sqrt(o.headDim)) },
+      { name: o.name, domain: "com.microsoft" },
+    );
+  }
   if (o.fused) {
     const inputs = mask ? [q, k, v, mask] : [q, k, v];
     return g.op("Attention", inputs, { q_num_heads: o.numHeads, kv_num_heads: o.numHeads }, { name: o.name });
