@@ -33,7 +33,8 @@ export interface E2EStack extends Stack {
   openai(apiKey: string, options?: { maxRetries?: number }): OpenAI;
   /** Sum of every sample of a metric family on the GPU function's /metrics. */
   gpuMetric(name: string): Promise<number>;
-  usage(accountId: string): Promise<UsageTotals>;
+  /** The client-facing usage report (GET /v1/usage with the account's key): totals of the last 30 days. */
+  usage(apiKey: string): Promise<UsageTotals>;
   cacheKeyOf(request: ImageParams): Promise<string>;
 }
 
@@ -99,9 +100,12 @@ export async function startE2EStack(): Promise<E2EStack> {
       const response = await fetch(`${stack.urls.gpu}/metrics`);
       return sumMetric(await response.text(), name);
     },
-    async usage(accountId: string) {
-      const report = (await stack.admin.accountUsage(accountId)) as { total: UsageTotals };
-      return report.total;
+    async usage(apiKey: string) {
+      const response = await fetch(`${stack.urls.edge}/v1/usage`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      if (!response.ok) throw new Error(`GET /v1/usage: HTTP ${response.status} ${await response.text()}`);
+      return ((await response.json()) as { total: UsageTotals }).total;
     },
     cacheKeyOf(request: ImageParams) {
       return cacheKey({

@@ -28,7 +28,7 @@ async function waitUntilGpuBusy(): Promise<void> {
 }
 
 it("answers 503 + Retry-After when the GPU function is killed mid-request, bills nothing, then recovers", async () => {
-  const { accountId, apiKey } = await stack.newAccount();
+  const { apiKey } = await stack.newAccount();
   // Large enough that the tiny model takes a while on the CPU, so the kill lands during the computation.
   const image = { prompt: "a storm over a harbour", width: 512, height: 512, seed: 606 };
   const body = JSON.stringify({
@@ -56,7 +56,7 @@ it("answers 503 + Retry-After when the GPU function is killed mid-request, bills
   expect(error.error.message).toBeTruthy();
 
   // Nothing billed, nothing stored under the image's content address.
-  expect(await stack.usage(accountId)).toMatchObject({ images: 0, amount_micros: 0 });
+  expect(await stack.usage(apiKey)).toMatchObject({ images: 0, amount_micros: 0 });
   const key = await stack.cacheKeyOf(image);
   expect((await fetch(`${stack.urls.edge}/v1/images/${key}.png`)).status).toBe(404);
 
@@ -73,5 +73,5 @@ it("answers 503 + Retry-After when the GPU function is killed mid-request, bills
   const result = (await retried.json()) as { data: { url: string }[] };
   expect(result.data[0].url).toContain(key);
   expect((await fetch(result.data[0].url)).status).toBe(200);
-  expect(await stack.usage(accountId)).toMatchObject({ images: 1, generated: 1 });
+  expect(await stack.usage(apiKey)).toMatchObject({ images: 1, generated: 1 });
 });

@@ -59,7 +59,7 @@ describe("images through the official openai client", () => {
   });
 
   it("returns a URL that serves the same image, and a repeat is a cache hit with no GPU call", async () => {
-    const { accountId, apiKey } = await stack.newAccount();
+    const { apiKey } = await stack.newAccount();
     const client = stack.openai(apiKey);
     const request = params({ prompt: "a blue kite over hills", size: "80x64", seed: 202, format: "url" });
 
@@ -67,7 +67,7 @@ describe("images through the official openai client", () => {
     const first = await client.images.generate(request).withResponse();
     expect(first.response.headers.get("x-cache")).toBe("MISS");
     expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuBefore + 1);
-    const afterMiss = await stack.usage(accountId);
+    const afterMiss = await stack.usage(apiKey);
     expect(afterMiss).toMatchObject({ images: 1, generated: 1, cache_hits: 0 });
     expect(afterMiss.amount_micros).toBeGreaterThanOrEqual(E2E_PLAN.image_base_micros);
 
@@ -88,7 +88,7 @@ describe("images through the official openai client", () => {
     expect(repeat.data.data?.[0].url).toBe(url);
     expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuBefore + 1);
     // The hit's ledger row is priced at the plan's cache-hit price, not as a generation.
-    expect(await stack.usage(accountId)).toMatchObject({
+    expect(await stack.usage(apiKey)).toMatchObject({
       images: 2,
       generated: 1,
       cache_hits: 1,
@@ -102,7 +102,7 @@ describe("images through the official openai client", () => {
     expect(inline.response.headers.get("x-cache")).toBe("HIT");
     expect(Buffer.from(inline.data.data?.[0].b64_json ?? "", "base64").equals(bytes)).toBe(true);
 
-    expect(await stack.usage(accountId)).toMatchObject({
+    expect(await stack.usage(apiKey)).toMatchObject({
       images: 3,
       generated: 1,
       cache_hits: 2,
@@ -111,7 +111,7 @@ describe("images through the official openai client", () => {
   });
 
   it("computes concurrent identical requests once", async () => {
-    const { accountId, apiKey } = await stack.newAccount();
+    const { apiKey } = await stack.newAccount();
     const client = stack.openai(apiKey);
     const request = params({ prompt: "five identical lanterns", size: "64x64", seed: 303, format: "url" });
     const gpuBefore = await stack.gpuMetric("zi_requests_total");
@@ -120,7 +120,7 @@ describe("images through the official openai client", () => {
     const urls = new Set(results.map((r) => r.data?.[0].url));
     expect(urls.size).toBe(1);
     expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuBefore + 1);
-    const usage = await stack.usage(accountId);
+    const usage = await stack.usage(apiKey);
     expect(usage.images).toBe(5);
   });
 
@@ -161,7 +161,7 @@ describe("images through the official openai client", () => {
   });
 
   it("replays an Idempotency-Key without generating or billing again", async () => {
-    const { accountId, apiKey } = await stack.newAccount();
+    const { apiKey } = await stack.newAccount();
     const client = stack.openai(apiKey);
     const request = params({ prompt: "an idempotent teapot", size: "64x64", seed: 505, format: "b64_json" });
     const headers = { "Idempotency-Key": `e2e-${Date.now()}` };
@@ -172,7 +172,7 @@ describe("images through the official openai client", () => {
     expect(replay.response.headers.get("idempotent-replayed")).toBe("true");
     expect(replay.data).toEqual(first.data);
     expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuAfterFirst);
-    expect(await stack.usage(accountId)).toMatchObject({ images: 1, generated: 1, cache_hits: 0 });
+    expect(await stack.usage(apiKey)).toMatchObject({ images: 1, generated: 1, cache_hits: 0 });
   });
 
   it("answers an invalid key with 401", async () => {
