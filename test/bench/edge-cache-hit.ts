@@ -106,7 +106,8 @@ async function bundleEdge(dir: string): Promise<string> {
   if (code !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${output}`);
   const config = (await readFile(join(REPO, "wrangler.toml"), "utf8")).replace(
     /^main = .*$/m,
-    'main = "index.js"\nno_bundle = true',
+    // wrangler names the bundle after the entry file.
+    'main = "edge-core.js"\nno_bundle = true',
   );
   const path = join(dir, "wrangler.toml");
   await writeFile(path, config);
