@@ -274,7 +274,7 @@ describe("model runtime failure", () => {
     const { fn, url } = await startTestServer({ maxBatch: 1 });
     try {
       await fn.ready;
-      const pending = signedInfer(url, inferBody({ steps: 50, width: 256, height: 256 }));
+      const pending = signedInfer(url, inferBody({ steps: 20, width: 256, height: 256 }));
       while (!fn.batcher.running) await new Promise((r) => setTimeout(r, 5));
       await fn.engine.close(); // the worker goes away while computing
       const res = await pending;
@@ -287,5 +287,23 @@ describe("model runtime failure", () => {
     } finally {
       await fn.shutdown();
     }
+  });
+});
+
+describe("draining", () => {
+  it("readiness turns 503 (draining) and new work is refused while in-flight work still completes", async () => {
+    const { fn, url } = await startTestServer({ maxBatch: 1 });
+    await fn.ready;
+    const inFlight = signedInfer(url, inferBody({ steps: 20, width: 256, height: 256 }));
+    while (!fn.batcher.running) await new Promise((r) => setTimeout(r, 5));
+    const stopped = fn.shutdown();
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: "draining" });
+    const refused = await signedInfer(url, inferBody());
+    expect(refused.status).toBe(503);
+    expect(await errorOf(refused)).toMatchObject({ code: "draining" });
+    expect((await inFlight).status).toBe(200);
+    await stopped;
   });
 });
