@@ -15,6 +15,9 @@ export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
+      // SELF is the edge without the accounts layer, so the edge-core tests need no API keys; the production
+      // entry (edge/index.ts, with accounts) is tested in test/edge/accounts/.
+      main: "./test/edge/accounts/core-worker.ts",
       miniflare: {
         bindings: {
           GPU_BACKENDS: "http://gpu-a.test,http://gpu-b.test",
