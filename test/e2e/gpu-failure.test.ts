@@ -19,10 +19,13 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls the GPU function's metrics until a request is queued or being computed. */
-async function waitUntilGpuBusy(): Promise<void> {
+async function waitUntilGpuBusy(finished: () => Response | undefined): Promise<void> {
   for (;;) {
     const busy = (await stack.gpuMetric("zi_queue_depth")) + (await stack.gpuMetric("zi_batch_in_flight"));
     if (busy > 0) return;
+    const response = finished();
+    if (response)
+      throw new Error(`the request ended (HTTP ${response.status}) before the GPU function was busy`);
     await sleep(5);
   }
 }
@@ -44,8 +47,12 @@ it("answers 503 + Retry-After when the GPU function is killed mid-request, bills
       body,
     });
 
-  const pending = generate();
-  await waitUntilGpuBusy();
+  let finished: Response | undefined;
+  const pending = generate().then((response) => {
+    finished = response;
+    return response;
+  });
+  await waitUntilGpuBusy(() => finished);
   await stack.gpu.kill();
   expect(stack.gpu.running()).toBe(false);
 
