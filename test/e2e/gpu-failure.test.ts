@@ -30,6 +30,7 @@ async function waitUntilGpuBusy(finished: () => Response | undefined): Promise<v
   }
 }
 
+// Includes a restart of the GPU function (model load and warm-up), hence its own timeout.
 it("answers 503 + Retry-After when the GPU function is killed mid-request, bills nothing, then recovers", async () => {
   const { apiKey } = await stack.newAccount();
   // Large enough that the tiny model takes a while on the CPU, so the kill lands during the computation.
@@ -81,4 +82,4 @@ it("answers 503 + Retry-After when the GPU function is killed mid-request, bills
   expect(result.data[0].url).toContain(key);
   expect((await fetch(result.data[0].url)).status).toBe(200);
   expect(await stack.usage(apiKey)).toMatchObject({ images: 1, generated: 1 });
-});
+}, 300_000);

@@ -58,6 +58,7 @@ function alive(pid: number): boolean {
   }
 }
 
+// The whole stack starts inside this test (not in a hook), hence its own timeout.
 it("starts the stack, prints a working curl line, and Ctrl-C leaves no process behind", async () => {
   const [edge, gpu, bridge, redis] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   cli = spawn(process.execPath, ["--import", "tsx", "infra/dev/stack.ts"], {
@@ -118,7 +119,7 @@ it("starts the stack, prints a working curl line, and Ctrl-C leaves no process b
   process.kill(-cli.pid!, "SIGINT");
   expect(await exited).toBe(0);
   expect(started.filter(alive)).toEqual([]);
-});
+}, 300_000);
 
 it("names a missing system dependency and how to install it", async () => {
   const result = await run(process.execPath, ["--import", "tsx", "infra/dev/stack.ts"], {
