@@ -32,8 +32,9 @@ declare module "hono" {
 const MAX_KEY_LENGTH = 255;
 const KEY_PATTERN = /^[\x21-\x7e]+$/;
 /** Headers that describe this delivery rather than the stored result; replays get fresh ones. */
+// x-usage-* too: a replay is not billed again, so it must not report a charge.
 const NOT_STORED =
-  /^(ratelimit|ratelimit-policy|x-ratelimit-.*|retry-after|retry-after-ms|x-request-id|date|set-cookie)$/;
+  /^(ratelimit|ratelimit-policy|x-ratelimit-.*|retry-after|retry-after-ms|x-request-id|x-usage-.*|date|set-cookie)$/;
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 function parseKey(raw: string): string {

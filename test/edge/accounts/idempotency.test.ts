@@ -45,6 +45,8 @@ describe("Idempotency-Key", () => {
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
     expect(replay.headers.get("x-original-request-id")).toBe(original.headers.get("x-request-id"));
     expect(replay.headers.get("x-cache")).toBe(original.headers.get("x-cache"));
+    expect(original.headers.get("x-usage-images")).toBe("1");
+    expect(replay.headers.get("x-usage-images")).toBeNull(); // not billed again, so no charge reported
     expect(await replay.text()).toBe(originalBody);
     expect(gpu.calls).toHaveLength(1);
     expect(await ledgerRows(accountId)).toHaveLength(1);
