@@ -3,7 +3,7 @@
  * 1024 image tokens + 128 caption tokens, random weights) and its efficiency: achieved FLOP/s over the FLOP/s of
  * one large fp32 MatMul run by ONNX Runtime in the same process.
  *
- *   npx tsx test/bench/transformer-cpu.ts [--runs 5]
+ *   npx tsx test/bench/transformer-cpu.ts [--runs 5] [--threads N]
  *
  * FLOPs count matmuls only (2·M·K·N for every linear, 4·S²·D per attention); norms, RoPE and elementwise ops are
  * left out, so the efficiency is a lower bound.
@@ -25,6 +25,9 @@ import { buildTransformerFeeds } from "../../gpu-fn/model/transformer-io";
 import type { WeightSource } from "../../gpu-fn/model/weights";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
+/** ORT intra-op threads (default: ORT's choice, one per core). */
+const threads = Number(process.argv[process.argv.indexOf("--threads") + 1]) || 0;
+const sessionOptions: ort.InferenceSession.SessionOptions = threads > 0 ? { intraOpNumThreads: threads } : {};
 
 const config = parseTransformerConfig({
   all_patch_size: [2],
@@ -111,7 +114,7 @@ async function matmulSession(dir: string, M: number, K: number, N: number) {
   );
   g.output(g.op("MatMul", [a, b]), "y", "float32", [M, N]);
   writeFileSync(join(dir, "matmul.onnx"), g.finish());
-  const session = await ort.InferenceSession.create(join(dir, "matmul.onnx"));
+  const session = await ort.InferenceSession.create(join(dir, "matmul.onnx"), sessionOptions);
   const feeds = {
     a: new ort.Tensor(
       "float32",
@@ -150,25 +153,32 @@ try {
       .join(" / ")}`,
   );
   console.log(`config: dim 512, 4 heads x 128, 8 layers + 2+2 refiners; tokens ${sx} image + ${sc} caption`);
+  console.log(`intra-op threads: ${threads || "ORT default"}`);
   console.log(`matmul FLOPs per forward: ${(flops / 1e9).toFixed(2)} GFLOP; ${runs} timed runs, median`);
 
   // Other processes share these cores, so the reference and both graph variants are timed in interleaved
   // rounds; min times estimate the uncontended speed, per-round ratios cancel slow drifts.
   const mm = await matmulSession(dir, 2048, 2048, 2048);
   const variants: { name: string; session: ort.InferenceSession; ms: number[] }[] = [];
-  for (const fusedOps of [true, false]) {
-    const out = join(dir, fusedOps ? "fused" : "decomposed");
+  const kinds = [
+    { name: "fused, opset-23 Attention (default)", fusedOps: true, attentionOp: "Attention" as const },
+    { name: "fused, MultiHeadAttention", fusedOps: true, attentionOp: "MultiHeadAttention" as const },
+    { name: "decomposed", fusedOps: false, attentionOp: undefined },
+  ];
+  for (const [i, k] of kinds.entries()) {
+    const out = join(dir, `v${i}`);
     mkdirSync(out);
     await buildTransformer({
       weights: syntheticWeights(config),
       config,
       target: "cpu",
       outDir: out,
-      fusedOps,
+      fusedOps: k.fusedOps,
+      attentionOp: k.attentionOp,
     });
-    const session = await ort.InferenceSession.create(join(out, "transformer.onnx"));
+    const session = await ort.InferenceSession.create(join(out, "transformer.onnx"), sessionOptions);
     await session.run(feeds); // warm-up
-    variants.push({ name: fusedOps ? "fused" : "decomposed", session, ms: [] });
+    variants.push({ name: k.name, session, ms: [] });
   }
   await mm.session.run(mm.feeds);
   const mmMs: number[] = [];

@@ -66,6 +66,8 @@ export interface TransformerBuildOptions extends BuildOptions<TransformerConfig>
   fusedOps?: boolean;
   /** cuda target: overrides FP16_BRANCH_SCALE (1 disables the rescaling; for tests). */
   fp16BranchScale?: number;
+  /** Fused attention op; default opset-23 Attention for cpu, MultiHeadAttention for cuda. */
+  attentionOp?: FusedAttentionOp;
 }
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER; // Slice clamps ends to the axis size.
@@ -158,7 +160,7 @@ class DitEmitter {
     this.branchScale = this.ct === "float16" ? (opts.fp16BranchScale ?? FP16_BRANCH_SCALE) : 1;
     // [INFERENCE from ORT sources] opset-23 Attention's CUDA kernel is new (bool masks and flash paths arrived
     // late), while com.microsoft MultiHeadAttention has mature fp16 CUDA kernels; both have CPU kernels.
-    this.attnOp = opts.target === "cuda" ? "MultiHeadAttention" : "Attention";
+    this.attnOp = opts.attentionOp ?? (opts.target === "cuda" ? "MultiHeadAttention" : "Attention");
   }
 
   async emit(): Promise<void> {
