@@ -3,6 +3,9 @@
  * message when CUDA is unavailable) or `auto` (CUDA when it loads, else CPU, said in one log line).
  * @module
  */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
 import * as ort from "onnxruntime-node";
 
 export type ExecutionProviderSetting = "cpu" | "cuda" | "auto";
@@ -33,6 +36,23 @@ function sessionOptions(provider: ActiveProvider): ort.InferenceSession.SessionO
   };
 }
 
+/**
+ * Whether onnxruntime-node's CUDA provider library is installed next to its binding (a CPU install has none);
+ * null when the package layout is not the expected one, and then the caller simply tries CUDA.
+ * Checked first so a CPU machine gets one clear line instead of ONNX Runtime's native load error.
+ */
+export function cudaProviderInstalled(): boolean | null {
+  const require = createRequire(import.meta.url);
+  const binDir = path.join(
+    path.dirname(require.resolve("onnxruntime-node")),
+    "../bin/napi-v6",
+    process.platform,
+    process.arch,
+  );
+  if (!existsSync(binDir)) return null;
+  return existsSync(path.join(binDir, "libonnxruntime_providers_cuda.so"));
+}
+
 export interface OpenedSession {
   session: ort.InferenceSession;
   provider: ActiveProvider;
@@ -47,8 +67,17 @@ export async function openSession(
   setting: ExecutionProviderSetting,
   log: (line: string) => void = () => {},
 ): Promise<OpenedSession> {
-  if (setting === "cpu")
-    return { session: await ort.InferenceSession.create(graphPath, sessionOptions("cpu")), provider: "cpu" };
+  const cpu = async (): Promise<OpenedSession> => ({
+    session: await ort.InferenceSession.create(graphPath, sessionOptions("cpu")),
+    provider: "cpu",
+  });
+  if (setting === "cpu") return cpu();
+  if (cudaProviderInstalled() === false) {
+    const reason = "onnxruntime-node has no CUDA provider library installed";
+    if (setting === "cuda") throw new CudaUnavailableError(new Error(reason));
+    log(`execution provider auto: CUDA unavailable (${reason}); using CPU`);
+    return cpu();
+  }
   try {
     return {
       session: await ort.InferenceSession.create(graphPath, sessionOptions("cuda")),
@@ -57,6 +86,6 @@ export async function openSession(
   } catch (err) {
     if (setting === "cuda") throw new CudaUnavailableError(err);
     log(`execution provider auto: CUDA unavailable (${(err as Error).message.split("\n")[0]}); using CPU`);
-    return { session: await ort.InferenceSession.create(graphPath, sessionOptions("cpu")), provider: "cpu" };
+    return cpu();
   }
 }

@@ -1,10 +1,8 @@
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadModelFolder } from "../../../gpu-fn/model/model-folder";
 import {
   CudaUnavailableError,
+  cudaProviderInstalled,
   openSession,
   parseExecutionProvider,
 } from "../../../gpu-fn/runtime/execution-provider";
@@ -13,15 +11,7 @@ import { loadPromptEncoder } from "../../../gpu-fn/runtime/prompt-encoder";
 import { tinyModelDir } from "./server-helpers";
 import { tinyAModelDir } from "./tiny-a-model";
 
-// onnxruntime-node's CPU install has no CUDA provider library; a CUDA install (ONNXRUNTIME_NODE_INSTALL=cuda12) does.
-const require = createRequire(import.meta.url);
-const ortBin = path.join(
-  path.dirname(require.resolve("onnxruntime-node")),
-  "../bin/napi-v6",
-  process.platform,
-  process.arch,
-);
-const hasCudaProvider = existsSync(path.join(ortBin, "libonnxruntime_providers_cuda.so"));
+const noCudaProvider = cudaProviderInstalled() === false;
 
 describe("execution provider", () => {
   it("parses cpu|cuda|auto and rejects anything else", () => {
@@ -30,7 +20,7 @@ describe("execution provider", () => {
     expect(() => parseExecutionProvider("tpu")).toThrow(/cpu, cuda or auto/);
   });
 
-  it.runIf(!hasCudaProvider)(
+  it.runIf(noCudaProvider)(
     "cuda without the CUDA provider is a clear error; auto falls back to the CPU with a log line",
     async () => {
       const folder = loadModelFolder(await tinyAModelDir());
@@ -40,7 +30,9 @@ describe("execution provider", () => {
       const lines: string[] = [];
       const opened = await openSession(graph, "auto", (l) => lines.push(l));
       expect(opened.provider).toBe("cpu");
-      expect(lines.join("\n")).toMatch(/CUDA unavailable.*using CPU/);
+      expect(lines.join("\n")).toMatch(
+        /CUDA unavailable \(onnxruntime-node has no CUDA provider library installed\); using CPU/,
+      );
       await opened.session.release();
     },
   );
