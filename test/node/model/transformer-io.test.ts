@@ -179,6 +179,50 @@ describe("buildTransformerFeeds", () => {
   });
 });
 
+describe("real Z-Image-Turbo config (spec §3.11 worked example)", () => {
+  it("1024x1024 with a 100-token caption: 4096 + 128 tokens, image axis0 = 129, inv_freq 2^(-j/2) | 2^(-j/3)", () => {
+    const real = transformerIoConfig(
+      parseTransformerConfig({
+        ...config,
+        dim: 3840,
+        n_heads: 30,
+        n_kv_heads: 30,
+        cap_feat_dim: 2560,
+        axes_dims: [32, 48, 48],
+      }),
+    );
+    const item = {
+      latent: new Float32Array(16 * 128 * 128),
+      capFeats: new Float32Array(100 * 2560),
+      capLen: 100,
+      t: 0.5,
+    };
+    const feeds = buildTransformerFeeds(real, [item], 128, 128);
+    expect(feeds.rope_cos.dims).toEqual([1, 4224, 64]);
+    expect(feeds.x_tokens.dims).toEqual([1, 4096, 64]);
+    expect(feeds.cap_feats.dims).toEqual([1, 128, 2560]);
+    const cos = feeds.rope_cos.data as Float32Array;
+    const sin = feeds.rope_sin.data as Float32Array;
+    const check = (row: number, pos: [number, number, number]) => {
+      const inv = [
+        ...Array.from({ length: 16 }, (_, j) => 2 ** (-j / 2)),
+        ...Array.from({ length: 24 }, (_, j) => 2 ** (-j / 3)),
+        ...Array.from({ length: 24 }, (_, j) => 2 ** (-j / 3)),
+      ];
+      inv.forEach((f, i) => {
+        const p = pos[i < 16 ? 0 : i < 40 ? 1 : 2];
+        expect(cos[row * 64 + i]).toBeCloseTo(Math.cos(Math.fround(p * f)), 6);
+        expect(sin[row * 64 + i]).toBeCloseTo(Math.sin(Math.fround(p * f)), 6);
+      });
+    };
+    check(0, [129, 0, 0]);
+    check(64 * 37 + 5, [129, 37, 5]);
+    check(4095, [129, 63, 63]);
+    check(4096, [1, 0, 0]);
+    check(4096 + 127, [128, 0, 0]); // last caption pad token
+  });
+});
+
 describe("splitTransformerOutput", () => {
   it("drops image pad rows, unpatchifies each item and checks dims", () => {
     const H = 12;
