@@ -248,6 +248,8 @@ export function buildTransformerFeeds(
     patchify(it.latent, C, H, W, p, tok);
     // Pad rows repeat the last token (their values are replaced by x_pad_token anyway).
     for (let n = nImg; n < sx; n++) tok.copyWithin(n * dimP, (nImg - 1) * dimP, nImg * dimP);
+    // Caption pads repeat the last row (replaced by cap_pad_token); batch-padding rows stay zero: they are
+    // masked as keys and never read back [INFERENCE: the reference zero-pads them in pad_sequence].
     const cap = capFeats.subarray(b * sc * cd, (b + 1) * sc * cd);
     cap.set(it.capFeats);
     for (let i = it.capLen; i < layouts[b].lp; i++)
