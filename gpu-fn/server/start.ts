@@ -122,7 +122,7 @@ export async function startGpuFn(
   );
 
   engine.onDead = (err) => {
-    if (state.phase === "draining") return; // closed by shutdown
+    if (state.phase !== "ready") return; // load failures are reported by `ready`; shutdown closes it on purpose
     log(`inference worker died: ${err.message}`);
     state.markFailed(`inference worker died: ${err.message}`);
   };
