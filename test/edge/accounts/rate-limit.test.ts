@@ -118,6 +118,20 @@ describe("daily image quota", () => {
     expect((await generate(key, { prompt, size: "64x64", seed: 31 })).status).toBe(429);
   });
 
+  it("is never exceeded under concurrency: 30 concurrent single-image requests on a quota of 10", async () => {
+    installGpu();
+    const { key } = await newCustomer({ images_per_day: 10 });
+    const body = { prompt: `stork ${crypto.randomUUID()}`, size: "64x64", seed: 9 };
+    const strict = { RATE_LIMIT_TIMEOUT_MS: "30000", RATE_LIMIT_FAIL_MODE: "closed" };
+    const responses = await Promise.all(Array.from({ length: 30 }, () => generate(key, body, {}, strict)));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(10);
+    expect(responses.filter((r) => r.status === 429)).toHaveLength(20);
+    // The refused reservations were all given back: nothing left, nothing over-counted.
+    const after = await generate(key, body, {}, strict);
+    expect(after.status).toBe(429);
+    expect(after.headers.get("x-ratelimit-remaining-images")).toBe("0");
+  });
+
   it("gives back the images of a failed generation", async () => {
     const gpu = installGpu();
     gpu
