@@ -12,6 +12,8 @@ export interface WaitOptions {
   timeoutMs: number;
   /** The process that should answer; its exit aborts the wait. */
   process?: ManagedProcess;
+  /** Output of `process` that means it will never become ready (e.g. a failed build in a watch mode). */
+  fatalOutput?: RegExp;
   /** Which responses count as ready; default: 200..299. */
   ready?: (response: Response) => boolean;
   intervalMs?: number;
@@ -27,6 +29,11 @@ export async function waitForHttp(url: string, options: WaitOptions): Promise<vo
     if (options.process && !options.process.running()) {
       throw new Error(
         `${options.what}: ${options.process.name} exited before it was ready.\n--- last output ---\n${options.process.tail()}`,
+      );
+    }
+    if (options.process && options.fatalOutput?.test(options.process.tail())) {
+      throw new Error(
+        `${options.what}: ${options.process.name} failed.\n--- last output ---\n${options.process.tail()}`,
       );
     }
     try {

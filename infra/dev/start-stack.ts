@@ -220,6 +220,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         what: "edge (wrangler dev)",
         timeoutMs,
         process: edgeProcess,
+        // wrangler dev keeps running (watching for edits) after a failed build or runtime start.
+        fatalOutput: /Build failed|Workers runtime failed to start/,
         ready: (r) => r.status < 500,
       });
     };
