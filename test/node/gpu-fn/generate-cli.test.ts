@@ -1,15 +1,16 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import sharp from "sharp";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, parseGenerateArgs } from "../../../gpu-fn/cli/generate";
 import { tinyModelDir } from "./server-helpers";
 
 let model: string;
 const dir = mkdtempSync(path.join(tmpdir(), "zi-gen-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeAll(async () => {
   model = await tinyModelDir();
 });

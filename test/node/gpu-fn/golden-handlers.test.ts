@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { runCase as runNoise } from "../../../gpu-fn/golden/noise";
 import { runCase as runScheduler } from "../../../gpu-fn/golden/scheduler";
 import type { GoldenCase } from "../../../gpu-fn/golden/types";
@@ -14,6 +14,7 @@ function caseNamed(name: string): GoldenCase {
 /** A model folder holding just the golden checkpoint's scheduler config (all the scheduler handler reads). */
 function schedulerOnlyModelDir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), "zi-sched-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const cfg = JSON.parse(
     readFileSync(path.join(GOLDEN_DIR, "checkpoint/scheduler/scheduler_config.json"), "utf8"),
   );

@@ -1,8 +1,8 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCase } from "../../../gpu-fn/golden/pipeline";
 import type { GoldenCase, GoldenTensor } from "../../../gpu-fn/golden/types";
 import { readCases, readSafetensors } from "./golden-files";
-import { tinyAModelDir } from "./tiny-a-model";
+import { removeTinyAModel, tinyAModelDir } from "./tiny-a-model";
 
 let modelDir: string;
 beforeAll(async () => {
@@ -49,3 +49,5 @@ describe("golden full-pipeline cases through the server's pipeline code (ORT CPU
     });
   }
 });
+
+afterAll(removeTinyAModel);

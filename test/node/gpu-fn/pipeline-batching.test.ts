@@ -7,7 +7,7 @@ import {
   openModelSessions,
   pipelineConfigOf,
 } from "../../../gpu-fn/runtime/ort-models";
-import { tinyAModelDir } from "./tiny-a-model";
+import { removeTinyAModel, tinyAModelDir } from "./tiny-a-model";
 
 let pipeline: ZImagePipeline;
 let sessions: ModelSessions;
@@ -84,3 +84,5 @@ describe("ZImagePipeline batching (tiny-a, ORT CPU)", () => {
     await expect(pipeline.generate([{ ...jobs[0], width: 40 }])).rejects.toThrow(/multiples of 16/);
   });
 });
+
+afterAll(removeTinyAModel);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { loadModelFolder } from "../../../gpu-fn/model/model-folder";
 import {
   CudaUnavailableError,
@@ -9,7 +9,7 @@ import {
 import { InferenceEngine } from "../../../gpu-fn/runtime/inference-engine";
 import { loadPromptEncoder } from "../../../gpu-fn/runtime/prompt-encoder";
 import { tinyModelDir } from "./server-helpers";
-import { tinyAModelDir } from "./tiny-a-model";
+import { removeTinyAModel, tinyAModelDir } from "./tiny-a-model";
 
 const noCudaProvider = cudaProviderInstalled() === false;
 
@@ -84,3 +84,5 @@ describe("inference worker", () => {
     await engine.close();
   });
 });
+
+afterAll(removeTinyAModel);
