@@ -3,8 +3,8 @@
  * ledger, Idempotency-Key, the usage endpoint and the admin API. Installed through `createApp({ extensions })`.
  *
  * Chains (outermost first):
- * - POST /v1/images/generations: apiKeyAuth -> requireScope("images:generate") -> requestRateLimit ->
- *   jsonBody guard -> bufferBody -> idempotency -> imageQuota -> metering -> route
+ * - POST /v1/images/generations: apiKeyAuth -> requireScope("images:generate") -> jsonBody guard -> bufferBody
+ *   -> generationLimits (request limit + image quota in one Redis round trip) -> idempotency -> metering -> route
  * - GET /v1/usage: apiKeyAuth -> requireScope("usage:read") -> requestRateLimit -> route
  * - GET /v1/models: apiKeyAuth -> requestRateLimit -> route
  * - /v1/admin/*: adminAuth (ADMIN_TOKEN) -> admin routes
@@ -16,8 +16,8 @@ import { readConfig } from "../config";
 import { adminAuth } from "../middleware/admin-auth";
 import { apiKeyAuth, requireScope } from "../middleware/api-key-auth";
 import { bufferBody } from "../middleware/buffer-body";
+import { generationLimits } from "../middleware/generation-limits";
 import { idempotency } from "../middleware/idempotency";
-import { imageQuota } from "../middleware/image-quota";
 import { jsonBody } from "../middleware/json-body";
 import { metering } from "../middleware/metering";
 import { requestRateLimit } from "../middleware/rate-limit";
@@ -37,11 +37,10 @@ export function accountsExtension(): AppExtension {
         "/v1/images/generations",
         auth,
         requireScope("images:generate"),
-        rateLimit,
         jsonBody({ maxBytes: (c) => readConfig(c.env).maxBodyBytes }),
         bufferBody(),
+        generationLimits(),
         idempotency(),
-        imageQuota(),
         metering(),
       );
       app.use(USAGE_PATH, auth, requireScope("usage:read"), rateLimit);

@@ -29,9 +29,9 @@ function redisFor(config: AccountsConfig): Redis {
       // One quick retry for a dropped connection; longer outages go to the fail policy instead of stalling.
       retry: { retries: 1, backoff: () => 50 },
       enableTelemetry: false,
-      // Each limit() is one EVALSHA; batching buys nothing and its shared promise surfaces network errors
-      // as unhandled rejections.
-      enableAutoPipelining: false,
+      // On (the default, stated because it matters): the request limit and the image quota are checked
+      // concurrently, and auto-pipelining sends both in one HTTP round trip.
+      enableAutoPipelining: true,
     });
     redisClients.set(id, redis);
   }

@@ -87,6 +87,26 @@ describe("per-key request rate limit (sliding window, real Redis)", () => {
   });
 });
 
+describe("Redis round trips", () => {
+  it("checks the request limit and the image quota in one pipelined call", async () => {
+    installGpu();
+    const { key } = await newCustomer();
+    const body = { prompt: `finch ${crypto.randomUUID()}`, size: "64x64", seed: 4 };
+    expect((await generate(key, body)).status).toBe(200); // scripts loaded, image cached
+    const fetchSpy = vi.mocked(globalThis.fetch);
+    const before = fetchSpy.mock.calls.length;
+    expect((await generate(key, body)).status).toBe(200);
+    const bridgeCalls = fetchSpy.mock.calls
+      .slice(before)
+      .map(
+        ([input]) =>
+          new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url),
+      )
+      .filter((url) => url.hostname === "127.0.0.1");
+    expect(bridgeCalls.map((url) => url.pathname)).toEqual(["/pipeline"]);
+  });
+});
+
 describe("daily image quota", () => {
   it("counts images, refuses a request that does not fit without consuming the rest, and says not to retry", async () => {
     installGpu();
