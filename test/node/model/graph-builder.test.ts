@@ -45,6 +45,25 @@ describe("GraphBuilder", () => {
 });
 
 describe("float16", () => {
+  it("converts whole arrays exactly like toHalfBits (every exponent, ties, subnormals, inf, NaN)", () => {
+    // Every upper-16-bit pattern (sign, exponent, top mantissa bits) with lower halves around the rounding
+    // points of normal (bit 12) and subnormal (bits 13..23 shifted) fp16 values.
+    const lows = [
+      0, 1, 0x07ff, 0x0800, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x7fff, 0x8000, 0xffff,
+    ];
+    const bits = new Uint32Array(65536 * lows.length);
+    let k = 0;
+    for (let hi = 0; hi < 65536; hi++) for (const lo of lows) bits[k++] = ((hi << 16) | lo) >>> 0;
+    const values = new Float32Array(bits.buffer);
+    const fast = float32ToFloat16(values);
+    let mismatches = 0;
+    for (let i = 0; i < values.length; i++) if (fast[i] !== toHalfBits(values[i])) mismatches++;
+    expect(mismatches).toBe(0);
+    expect(Array.from(float32ToFloat16(Float32Array.of(65519, 65520, -0, 2 ** -25, 3 * 2 ** -26)))).toEqual([
+      0x7bff, 0x7c00, 0x8000, 0x0000, 0x0001,
+    ]);
+  });
+
   it("rounds to nearest even like torch.half()", () => {
     expect(toHalfBits(1)).toBe(0x3c00);
     expect(toHalfBits(-2)).toBe(0xc000);
