@@ -270,7 +270,8 @@ async function main(): Promise<void> {
           throw new Error(`${row.name}: ${row.non2xx} failed requests; numbers would be meaningless`);
         runs.set(target.name, [...(runs.get(target.name) ?? []), row]);
         console.log(
-          `round ${round + 1}: ${row.name}: p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.rps.toFixed(0)} req/s`,
+          `round ${round + 1}: ${row.name}: mean ${row.mean.toFixed(2)} ms, p50 ${row.p50} ms, ` +
+            `p99 ${row.p99} ms, ${row.rps.toFixed(0)} req/s`,
         );
       }
     }
