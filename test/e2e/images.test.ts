@@ -3,12 +3,20 @@
  * the real local stack (wrangler dev + GPU function on the tiny model + redis). Every test uses its own
  * prompt/seed so that one test's cache entries cannot stand in for another's generation.
  */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import type { ImageGenerateParams } from "openai/resources/images";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../infra/dev/start-stack";
 import { signRequest } from "../../shared/hmac";
 import { INFER_PATH } from "../../shared/protocol";
 import { E2E_PLAN, type E2EStack, startE2EStack } from "./fixture";
+
+const run = promisify(execFile);
 
 let stack: E2EStack;
 
@@ -40,6 +48,30 @@ describe("images through the official openai client", () => {
     for (const path of ["/healthz", "/readyz", "/ping"]) {
       expect((await fetch(`${stack.urls.gpu}${path}`)).status).toBe(200);
     }
+  });
+
+  it("passes the runbook's GPU smoke test, which refuses a wrong secret", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gpu-smoke-"));
+    const out = join(dir, "smoke.png");
+    const smoke = (secret: string) =>
+      run(
+        process.execPath,
+        ["--import", "tsx", "infra/dev/gpu-smoke.ts", "--url", stack.urls.gpu, "--size", "64", "--out", out],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, GPU_HMAC_SECRET: secret },
+        },
+      );
+    const { stdout } = await smoke(stack.hmacSecret);
+    expect(stdout).toContain(`model revision: ${stack.modelRevision}`);
+    expect((await sharp(out).metadata()).width).toBe(64);
+    const refused = await smoke("a-wrong-secret-of-enough-length").then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(refused?.code).toBe(1);
+    expect(refused?.stderr).toContain("/v1/infer answered 401");
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("returns b64_json images that decode to the requested size", async () => {
