@@ -154,6 +154,14 @@ export function createApp(deps: AppDeps): Hono {
     },
   );
 
+  app.all(INFER_PATH, (c) => {
+    const res = fail(405, "invalid_request_error", `${c.req.method} is not allowed; use POST`, {
+      code: "method_not_allowed",
+    });
+    res.headers.set("allow", "POST");
+    return res;
+  });
+
   app.notFound(() => fail(404, "not_found_error", "no such route", { code: "not_found" }));
   app.onError((err) => {
     log(`unhandled error: ${err.message}`);

@@ -156,6 +156,13 @@ describe("GPU function server (tiny-a model, real worker + ORT CPU)", () => {
       expect((await errorOf(res)).code).toBe("deadline_exceeded");
     });
 
+    it("405 with Allow for other methods on /v1/infer", async () => {
+      const res = await fetch(`${url}/v1/infer`);
+      expect(res.status).toBe(405);
+      expect(res.headers.get("allow")).toBe("POST");
+      expect(await errorOf(res)).toMatchObject({ code: "method_not_allowed" });
+    });
+
     it("404 envelope for unknown routes", async () => {
       const res = await fetch(`${url}/nope`);
       expect(res.status).toBe(404);
