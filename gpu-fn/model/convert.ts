@@ -4,7 +4,7 @@
  * bounded by the largest tensor group a builder holds), copy the tokenizer, write model.json with a content
  * digest revision.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { buildTextEncoder, parseTextEncoderConfig, textEncoderKeyShapes } from "./builders/text-encoder";
 import { usedLayerCount } from "./builders/text-encoder-config";
@@ -17,7 +17,7 @@ import {
 import type { BuiltGraph, Target } from "./builders/types";
 import { buildVaeDecoder, vaeDecoderKeyShapes, vaeScaleFactor } from "./builders/vae-decoder";
 import { type Checkpoint, checkShapes, openCheckpoint, parseWith } from "./checkpoint";
-import { type GraphName, MODEL_FORMAT, type ModelJson, writeModelJson } from "./model-folder";
+import { type GraphName, MODEL_FORMAT, MODEL_JSON, type ModelJson, writeModelJson } from "./model-folder";
 import { contentRevision } from "./revision";
 
 export interface ConvertOptions {
@@ -84,8 +84,9 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
       );
     }
 
-    // 2. Build the graphs.
+    // 2. Build the graphs. model.json is written last, so a folder whose conversion failed has none.
     mkdirSync(out, { recursive: true });
+    rmSync(join(out, MODEL_JSON), { force: true });
     const progress = (c: GraphName) => (done: number, total: number) => opts.onProgress?.(c, done, total);
     const graphs = {
       text_encoder: await buildTextEncoder({

@@ -33,7 +33,7 @@ export function openSafetensors(path: string): SafetensorsSet {
     const indexes = names.filter((n) => n.endsWith(".safetensors.index.json"));
     if (indexes.length > 1) throw new Error(`${path}: several index files (${indexes.join(", ")}); pass one`);
     if (indexes.length === 1) return openIndex(join(path, indexes[0]));
-    const files = names.filter((n) => n.endsWith(".safetensors"));
+    const files = withoutVariants(names.filter((n) => n.endsWith(".safetensors")));
     if (files.length === 0) throw new Error(`${path}: no .safetensors files`);
     return openFiles(
       path,
@@ -102,4 +102,16 @@ function openIndex(indexPath: string): SafetensorsSet {
     throw err;
   }
   return new SafetensorsSet(indexPath, [...byFile.values()], tensors);
+}
+
+/**
+ * diffusers "variants" (`diffusion_pytorch_model.fp16.safetensors` next to `diffusion_pytorch_model.safetensors`)
+ * hold the same tensors in another dtype: keep the plain file when both exist.
+ */
+function withoutVariants(files: string[]): string[] {
+  const plain = new Set(files);
+  return files.filter((f) => {
+    const m = /^(.*)\.[A-Za-z0-9_]+\.safetensors$/.exec(f);
+    return !(m && plain.has(`${m[1]}.safetensors`));
+  });
 }

@@ -148,6 +148,26 @@ describe("safetensors reader", () => {
     expect(() => openSafetensors(dir)).toThrow(/shard gone\.safetensors \(tensor "a"\) is missing/);
   });
 
+  it("prefers the plain file over a diffusers dtype variant in a folder without an index", async () => {
+    const dir = tmp();
+    writeSafetensors(join(dir, "diffusion_pytorch_model.safetensors"), [
+      { name: "w", dtype: "F32", shape: [1], data: Float32Array.of(1.5) },
+    ]);
+    writeSafetensors(join(dir, "diffusion_pytorch_model.fp16.safetensors"), [
+      { name: "w", dtype: "F16", shape: [1], data: Uint16Array.of(0x3e00) },
+    ]);
+    const set = openSafetensors(dir);
+    expect(set.files.map((f) => f.path)).toEqual([join(dir, "diffusion_pytorch_model.safetensors")]);
+    expect(await MappedWeightSource.fromSet(set).readF32("w")).toEqual(Float32Array.of(1.5));
+    set.close();
+    writeSafetensors(join(dir, "extra.safetensors"), [
+      { name: "w", dtype: "F32", shape: [1], data: Float32Array.of(2) },
+    ]);
+    expect(() => openSafetensors(dir)).toThrow(
+      /extra\.safetensors: tensor "w": also stored in .*diffusion_pytorch_model\.safetensors/,
+    );
+  });
+
   it("reads row ranges (e.g. one third of a fused qkv weight) as renamed keys", async () => {
     const dir = tmp();
     const path = join(dir, "qkv.safetensors");
