@@ -251,4 +251,29 @@ describe("images through the official openai client", () => {
       );
     expect((error as { status?: number }).status).toBe(429);
   });
+
+  it("answers past the plan's daily image quota with 429 and tells the client not to retry", async () => {
+    await stack.admin.putPlan("e2e-one-image", {
+      ...E2E_PLAN,
+      name: "E2E one image a day",
+      images_per_day: 1,
+    });
+    const { apiKey } = await stack.newAccount("e2e-one-image");
+    const client = stack.openai(apiKey);
+    const first = await client.images
+      .generate(params({ prompt: "the only image today", size: "64x64", seed: 707, format: "url" }))
+      .withResponse();
+    expect(first.response.headers.get("x-ratelimit-remaining-images")).toBe("0");
+
+    const error = (await client.images
+      .generate(params({ prompt: "one image too many", size: "64x64", seed: 708, format: "url" }))
+      .then(
+        () => null,
+        (e: unknown) => e,
+      )) as { status?: number; headers?: Headers } | null;
+    expect(error?.status).toBe(429);
+    expect(error?.headers?.get("x-should-retry")).toBe("false");
+    expect(error?.headers?.get("x-ratelimit-limit-images")).toBe("1");
+    expect(await stack.usage(apiKey)).toMatchObject({ images: 1 });
+  });
 });
