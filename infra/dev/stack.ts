@@ -48,11 +48,19 @@ async function main(): Promise<void> {
   const width = 7;
   let stopping = false;
   let stack: Awaited<ReturnType<typeof startStack>> | undefined;
-  process.on("SIGINT", () => {
-    // A second Ctrl-C while stopping (or one during start-up) exits at once; the exit hook in processes.ts
-    // kills every process group still alive.
-    if (stopping || !stack) process.exit(130);
-  });
+  const shutdown = async (signal: NodeJS.Signals, code: number) => {
+    // During start-up, or on a second signal while stopping: exit at once. process.exit runs the exit hook in
+    // processes.ts, which kills every process group still alive (a signal's default action would not).
+    if (!stack || stopping) process.exit(code);
+    stopping = true;
+    console.log(`\n${signal}: stopping the local stack...`);
+    await stack.stop();
+    console.log("stopped.");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT", 130));
+  process.on("SIGTERM", () => void shutdown("SIGTERM", 143));
+  process.on("SIGHUP", () => void shutdown("SIGHUP", 129));
 
   console.log("Starting the local stack (first run builds the tiny model; this takes a minute)...");
   stack = await startStack({
@@ -84,17 +92,6 @@ Try it:
 
 Ctrl-C stops everything.
 `);
-
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: stopping the local stack...`);
-    await stack?.stop();
-    console.log("stopped.");
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
 }
 
 main().catch((error: Error) => {
