@@ -110,7 +110,8 @@ describe("transformer graph vs golden tiny-a", () => {
     const cuda = readFileSync(join(dirs.cuda, "transformer.onnx.data")).length;
     expect(cuda).toBeLessThan(cpu * 0.6);
     const proto = readFileSync(join(dirs.cuda, "transformer.onnx")).toString("latin1");
-    for (const op of ["MultiHeadAttention", "RotaryEmbedding", "RMSNormalization"]) expect(proto).toContain(op);
+    for (const op of ["MultiHeadAttention", "RotaryEmbedding", "RMSNormalization"])
+      expect(proto).toContain(op);
   });
 
   for (const variant of ["cpu", "cuda"] as const) {
