@@ -192,6 +192,36 @@ describe("images through the official openai client", () => {
     expect(third.equals(viaApi)).toBe(true);
   });
 
+  it("caches each of n images on its own: a request overlapping an earlier one is a partial hit", async () => {
+    const { apiKey } = await stack.newAccount();
+    const client = stack.openai(apiKey);
+    await client.images.generate(params({ prompt: "two moons", size: "64x64", seed: 808, format: "url" }));
+    const gpuBefore = await stack.gpuMetric("zi_requests_total");
+    const both = await client.images
+      .generate({ ...params({ prompt: "two moons", size: "64x64", seed: 808, format: "url" }), n: 2 })
+      .withResponse();
+    expect(both.response.headers.get("x-cache")).toBe("PARTIAL");
+    expect(both.data.data?.map((image) => (image as { seed?: number }).seed)).toEqual([808, 809]);
+    expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuBefore + 1);
+    expect(await stack.usage(apiKey)).toMatchObject({ images: 3, generated: 2, cache_hits: 1 });
+  });
+
+  it("serves jpeg and webp with their content types", async () => {
+    const { apiKey } = await stack.newAccount();
+    const client = stack.openai(apiKey);
+    for (const format of ["jpeg", "webp"] as const) {
+      const result = await client.images.generate({
+        ...params({ prompt: `a ${format} fox`, size: "64x64", seed: 909, format: "url" }),
+        output_format: format,
+      });
+      const url = result.data?.[0].url ?? "";
+      expect(url.endsWith(`.${format}`)).toBe(true);
+      const served = await fetch(url);
+      expect(served.headers.get("content-type")).toBe(`image/${format}`);
+      expect((await sharp(Buffer.from(await served.arrayBuffer())).metadata()).format).toBe(format);
+    }
+  });
+
   it("replays an Idempotency-Key without generating or billing again", async () => {
     const { apiKey } = await stack.newAccount();
     const client = stack.openai(apiKey);
