@@ -172,6 +172,15 @@ describe("POST /v1/images/generations", () => {
     }
   });
 
+  it("accepts application/json with parameters (charset)", async () => {
+    healthyGpu();
+    const res = await postGeneration(
+      { prompt: uniquePrompt("charset"), size: "64x64" },
+      { "content-type": "Application/JSON; charset=utf-8" },
+    );
+    expect(res.status).toBe(200);
+  });
+
   it("accepts a model field naming the served model", async () => {
     healthyGpu();
     const res = await postGeneration({ prompt: uniquePrompt("model"), size: "64x64", model: env.MODEL_ID });
