@@ -18,11 +18,10 @@ import {
   type TransformerConfig,
   transformerDims,
   transformerIoConfig,
-  transformerKeyShapes,
 } from "../../gpu-fn/model/builders/transformer-config";
 import { GraphBuilder } from "../../gpu-fn/model/onnx/graph-builder";
 import { buildTransformerFeeds } from "../../gpu-fn/model/transformer-io";
-import type { WeightSource } from "../../gpu-fn/model/weights";
+import { syntheticTransformerWeights } from "../node/model/synthetic-transformer";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
 /** ORT intra-op threads (default: ORT's choice, one per core). */
@@ -49,34 +48,6 @@ const config = parseTransformerConfig({
 const H = 64; // 32x32 = 1024 image tokens
 const W = 64;
 const CAP = 128;
-
-/** Deterministic random weights: linears ~ U(±sqrt(3/fan_in)), 1-D gains ~1, everything else small. */
-function syntheticWeights(c: TransformerConfig): WeightSource {
-  const shapes = transformerKeyShapes(c);
-  let seed = 12345;
-  const rand = () => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) / 2 ** 32 - 0.5;
-  };
-  const make = (key: string): Float32Array => {
-    const shape = shapes.get(key)!;
-    const n = shape.reduce((a, b) => a * b, 1);
-    const gain = shape.length === 1 && (key.includes("norm") || key === "cap_embedder.0.weight");
-    const scale = shape.length === 2 && !key.includes("pad_token") ? Math.sqrt(12 / shape[1]) : 0.2;
-    return Float32Array.from({ length: n }, () => (gain ? 1 + 0.2 * rand() : scale * rand()));
-  };
-  return {
-    keys: () => [...shapes.keys()],
-    has: (k) => shapes.has(k),
-    info: (k) => ({ key: k, dtype: "F32", shape: shapes.get(k)! }),
-    readF32: async (k) => make(k),
-    chunksF32: async function* (k) {
-      yield make(k);
-    },
-  };
-}
 
 function matmulFlops(c: TransformerConfig, sx: number, sc: number): number {
   const d = transformerDims(c);
@@ -177,7 +148,7 @@ try {
     const out = join(dir, `v${i}`);
     mkdirSync(out);
     await buildTransformer({
-      weights: syntheticWeights(config),
+      weights: syntheticTransformerWeights(config),
       config,
       target: "cpu",
       outDir: out,
