@@ -76,8 +76,9 @@ const INT64_MAX = Number.MAX_SAFE_INTEGER; // Slice clamps ends to the axis size
  * cuda target: the attention value path (to_v) and the SwiGLU up projection (w3) are stored pre-multiplied by
  * this power of two, and their branch outputs are multiplied back by its inverse in fp32, right after the cast
  * and before the post-norm. Exact for normal fp16 values; it keeps the fp16 branch activations (silu(w1 h)·w3 h,
- * w2 and to_out outputs), which overflow 65504 in fp16 runs of the real model (ComfyUI clamps them), 32x away
- * from the limit. [UNVERIFIED: the factor is not measured on the real weights; the residual stream is fp32.]
+ * w2 and to_out outputs), reported to overflow 65504 in fp16 runs of the real model [SECONDARY: ComfyUI and
+ * SD.Next clamp them], 32x away from the limit. [UNVERIFIED: the factor is not measured on the real weights.]
+ * The residual stream stays fp32, so it cannot overflow.
  */
 export const FP16_BRANCH_SCALE = 2 ** -5;
 
