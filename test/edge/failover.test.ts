@@ -71,4 +71,18 @@ describe("GPU failover through the edge", () => {
     expect((await readJson(retry)).data[0].seed).toBe(1);
     expect(healthy.calls).toHaveLength(1);
   });
+
+  it("answers 503 (not 500) when the single flight itself fails, e.g. R2 refuses the write", async () => {
+    new FakeGpu(TEST_SECRET, TEST_REVISION)
+      .always(BACKEND_A, { kind: "ok" })
+      .always(BACKEND_B, { kind: "ok" })
+      .install();
+    // The Durable Object shares this isolate, so failing R2 puts here fails its write too.
+    const bucketProto = Object.getPrototypeOf(env.IMAGES) as R2Bucket;
+    vi.spyOn(bucketProto, "put").mockRejectedValue(new Error("R2 put failed (test)"));
+    const res = await postGeneration({ prompt: uniquePrompt("r2 down"), size: "64x64" });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(await readError(res)).toMatchObject({ type: "service_unavailable", code: "generation_failed" });
+  });
 });

@@ -11,6 +11,7 @@ import { readConfig } from "../../config";
 import { ApiError } from "../../errors";
 import { type PlannedImage, planGeneration } from "../../generation/plan";
 import { jsonBody } from "../../middleware/json-body";
+import type { FlightOutcome } from "../../objects/generation";
 import type { AppEnv, ServedImage } from "../../types";
 
 const errorResponse = (description: string) => ({
@@ -52,7 +53,8 @@ async function readBytes(env: Env, key: string): Promise<Uint8Array> {
   return new Uint8Array(await object.arrayBuffer());
 }
 
-async function serveImage(env: Env, image: PlannedImage, wantBytes: boolean): Promise<ServedResult> {
+/** One image: from R2 if cached, else through the single flight of its cacheKey. */
+async function resolveImage(env: Env, image: PlannedImage, wantBytes: boolean): Promise<ServedResult> {
   const { request } = image.job;
   const base = {
     cacheKey: image.cacheKey,
@@ -75,7 +77,19 @@ async function serveImage(env: Env, image: PlannedImage, wantBytes: boolean): Pr
   }
 
   const stub = env.GENERATION.get(env.GENERATION.idFromName(image.cacheKey));
-  const outcome = await stub.generate(image.job);
+  let outcome: FlightOutcome;
+  try {
+    outcome = await stub.generate(image.job);
+  } catch (err) {
+    // The Durable Object itself failed (reset, overloaded, storage error): transient for the client.
+    console.error(
+      JSON.stringify({ level: "error", msg: "flight_failed", cacheKey: image.cacheKey, error: String(err) }),
+    );
+    throw new ApiError("service_unavailable", "Image generation failed; retry later", {
+      code: "generation_failed",
+      headers: { "retry-after": "1" },
+    });
+  }
   if (!outcome.ok) {
     throw outcome.status === 503
       ? new ApiError("service_unavailable", outcome.message, {
@@ -99,7 +113,7 @@ export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = 
   const config = readConfig(c.env);
   const plan = await planGeneration(body, config, c.var.requestId);
   const wantBytes = body.response_format === "b64_json";
-  const results = await Promise.all(plan.images.map((image) => serveImage(c.env, image, wantBytes)));
+  const results = await Promise.all(plan.images.map((image) => resolveImage(c.env, image, wantBytes)));
 
   const served = results.map((r) => r.served);
   c.var.servedImages.push(...served);
