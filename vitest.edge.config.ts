@@ -22,6 +22,8 @@ export default defineConfig({
         bindings: {
           GPU_BACKENDS: "http://gpu-a.test,http://gpu-b.test",
           GPU_HMAC_SECRET: "test-hmac-secret",
+          // Unset (a local .dev.vars may name one): the edge sends no Authorization header to the backends.
+          GPU_BACKEND_TOKEN: "",
           ADMIN_TOKEN: "test-admin-token",
           UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${bridgePort}`,
           UPSTASH_REDIS_REST_TOKEN: bridgeToken,

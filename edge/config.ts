@@ -10,6 +10,8 @@ const intVar = (fallback: number, min = 0) => z.coerce.number().int().min(min).c
 const configSchema = z.object({
   gpuBackends: z.array(z.url()),
   gpuHmacSecret: z.string(),
+  /** Optional bearer token for the GPU host's own gate (RunPod API key); empty = no Authorization header. */
+  gpuBackendToken: z.string(),
   modelId: z.string().min(1),
   modelRevision: z.string().min(1),
   modelCreated: intVar(0),
@@ -26,7 +28,10 @@ const configSchema = z.object({
 
 export type EdgeConfig = z.infer<typeof configSchema>;
 
-/** The subset of Env the config reads; tests can pass plain objects. */
+/**
+ * The subset of Env the config reads; tests can pass plain objects. GPU_BACKEND_TOKEN is an optional secret, so
+ * it is not in the generated Env (whose secrets come from .dev.vars.example, where it is commented out).
+ */
 export type ConfigSource = Pick<
   Env,
   | "GPU_BACKENDS"
@@ -43,7 +48,7 @@ export type ConfigSource = Pick<
   | "GPU_DEADLINE_MS"
   | "GPU_BREAKER_FAILURES"
   | "GPU_BREAKER_COOLDOWN_MS"
->;
+> & { GPU_BACKEND_TOKEN?: string };
 
 const cache = new WeakMap<object, EdgeConfig>();
 
@@ -57,6 +62,7 @@ export function readConfig(env: ConfigSource): EdgeConfig {
       .map((s) => s.trim().replace(/\/+$/, ""))
       .filter(Boolean),
     gpuHmacSecret: env.GPU_HMAC_SECRET ?? "",
+    gpuBackendToken: String(env.GPU_BACKEND_TOKEN ?? "").trim(),
     modelId: env.MODEL_ID,
     modelRevision: env.MODEL_REVISION,
     modelCreated: env.MODEL_CREATED,

@@ -5,6 +5,8 @@
  * connection errors, timeouts, 5xx, 401 (a backend with the wrong secret) and 503 move on to another backend,
  * honouring Retry-After (the backend is not called again before it). A circuit breaker skips backends that keep
  * failing. When no backend succeeds before the deadline the result says how long the client should wait.
+ * Hosts that put their own gate in front of the GPU function (RunPod serverless wants its API key) get
+ * `backendToken` as `Authorization: Bearer ...` on every call; the token is never logged.
  * @module
  */
 import { signRequest } from "../../shared/hmac";
@@ -16,6 +18,8 @@ export interface GpuClientOptions {
   /** Base URLs, e.g. ["http://gpu-a:8188"]; the client appends INFER_PATH. */
   backends: string[];
   secret: string;
+  /** Sent as `Authorization: Bearer <token>` to every backend when not empty (e.g. the RunPod API key). */
+  backendToken?: string;
   /** Expected `x-zi-model-revision`; an answer from another revision is rejected (it would poison the cache). */
   modelRevision: string;
   attemptTimeoutMs: number;
@@ -72,7 +76,11 @@ export class GpuClient {
   #rotation = 0;
 
   constructor(opts: GpuClientOptions) {
-    this.#opts = { maxAttempts: Math.max(2, opts.backends.length * 2), ...opts };
+    this.#opts = {
+      maxAttempts: Math.max(2, opts.backends.length * 2),
+      ...opts,
+      backendToken: opts.backendToken ?? "",
+    };
     this.#fetch = opts.fetch ?? ((input, init) => fetch(input, init));
     this.#now = opts.now ?? Date.now;
   }
@@ -170,13 +178,18 @@ export class GpuClient {
     request: Omit<InferRequest, "deadline_ms">,
     timeoutMs: number,
   ): Promise<AttemptResult> {
-    const headers = await signRequest({ secret: this.#opts.secret, method: "POST", path: INFER_PATH, body });
+    const headers: Record<string, string> = {
+      ...(await signRequest({ secret: this.#opts.secret, method: "POST", path: INFER_PATH, body })),
+      "content-type": "application/json",
+      "x-request-id": request.request_id,
+    };
+    if (this.#opts.backendToken) headers.authorization = `Bearer ${this.#opts.backendToken}`;
     let response: Response;
     let bytes: Uint8Array;
     try {
       response = await this.#fetch(`${backend}${INFER_PATH}`, {
         method: "POST",
-        headers: { ...headers, "content-type": "application/json", "x-request-id": request.request_id },
+        headers,
         body,
         signal: AbortSignal.timeout(timeoutMs),
       });

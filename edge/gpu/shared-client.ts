@@ -17,6 +17,7 @@ export function gpuClientFor(config: EdgeConfig): GpuClient {
     client = new GpuClient({
       backends: config.gpuBackends,
       secret: config.gpuHmacSecret,
+      backendToken: config.gpuBackendToken,
       modelRevision: config.modelRevision,
       attemptTimeoutMs: config.gpuAttemptTimeoutMs,
       deadlineMs: config.gpuDeadlineMs,

@@ -30,6 +30,17 @@ describe("GPU failover through the edge", () => {
     expect(gpu.callsTo(BACKEND_A).length).toBeGreaterThan(0);
   });
 
+  it("sends the backends no Authorization header when GPU_BACKEND_TOKEN is unset", async () => {
+    const gpu = new FakeGpu(TEST_SECRET, TEST_REVISION)
+      .always(BACKEND_A, { kind: "ok" })
+      .always(BACKEND_B, { kind: "ok" })
+      .install();
+    const res = await postGeneration({ prompt: uniquePrompt("no backend token"), size: "64x64" });
+    expect(res.status).toBe(200);
+    expect(gpu.calls).toHaveLength(1);
+    expect(gpu.calls[0]).toMatchObject({ auth: "ok", authorization: null });
+  });
+
   it("answers 503 with Retry-After in the envelope when all backends are unavailable, and caches nothing", async () => {
     const gpu = new FakeGpu(TEST_SECRET, TEST_REVISION)
       .always(BACKEND_A, { kind: "status", status: 503, retryAfter: "1" })

@@ -1,7 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type ConfigSource, readConfig } from "../../edge/config";
 import { CircuitBreaker, parseRetryAfter } from "../../edge/gpu/circuit-breaker";
 import { GpuClient, type GpuClientOptions } from "../../edge/gpu/client";
+import { gpuClientFor } from "../../edge/gpu/shared-client";
 import type { InferRequest } from "../../shared/protocol";
+import { BACKEND_A, BACKEND_B, TEST_REVISION, TEST_SECRET } from "./support/api";
 import { type Behaviour, FakeGpu, fakeImage } from "./support/fake-gpu";
 
 const SECRET = "unit-secret";
@@ -136,6 +140,26 @@ describe("GpuClient", () => {
     expect(gpu.calls).toHaveLength(0);
   });
 
+  it("sends the backend token as Authorization: Bearer to every backend it tries, besides the signature", async () => {
+    const gpu = fake({ kind: "status", status: 500 });
+    const out = await client(gpu, { backendToken: "rp-api-key" }).infer(request);
+    expect(out.ok).toBe(true);
+    expect(gpu.calls.map((c) => [c.host, c.authorization, c.auth])).toEqual([
+      [A, "Bearer rp-api-key", "ok"],
+      [B, "Bearer rp-api-key", "ok"],
+    ]);
+  });
+
+  it.each([
+    ["no backend token", {}],
+    ["an empty backend token", { backendToken: "" }],
+  ])("sends no Authorization header with %s", async (_name, overrides) => {
+    const gpu = fake({ kind: "ok" });
+    expect((await client(gpu, overrides).infer(request)).ok).toBe(true);
+    expect(gpu.calls).toHaveLength(1);
+    expect(gpu.calls[0].authorization).toBeNull();
+  });
+
   it("skips a backend whose circuit is open", async () => {
     const gpu = fake({ kind: "refuse" });
     const c = client(gpu);
@@ -143,6 +167,38 @@ describe("GpuClient", () => {
     // failureThreshold is 2: after two failures A is skipped for the cooldown.
     expect(gpu.callsTo(A)).toHaveLength(2);
     expect(gpu.callsTo(B)).toHaveLength(4);
+  });
+});
+
+describe("GPU_BACKEND_TOKEN (edge configuration -> shared GPU client)", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("reaches every configured backend as Authorization: Bearer when set", async () => {
+    const gpu = new FakeGpu(TEST_SECRET, TEST_REVISION)
+      .always(BACKEND_A, { kind: "status", status: 500 })
+      .always(BACKEND_B, { kind: "ok" })
+      .install();
+    const config = readConfig({ ...env, GPU_BACKEND_TOKEN: "rp-key-1\n" });
+    const out = await gpuClientFor(config).infer({ ...request, request_id: "req_token" });
+    expect(out.ok).toBe(true);
+    expect(new Set(gpu.calls.map((c) => c.host))).toEqual(new Set([BACKEND_A, BACKEND_B]));
+    for (const call of gpu.calls) expect(call.authorization).toBe("Bearer rp-key-1");
+  });
+
+  it("is absent when the secret is unset", async () => {
+    const gpu = new FakeGpu(TEST_SECRET, TEST_REVISION)
+      .always(BACKEND_A, { kind: "ok" })
+      .always(BACKEND_B, { kind: "ok" })
+      .install();
+    const withoutToken: ConfigSource = { ...env };
+    delete withoutToken.GPU_BACKEND_TOKEN;
+    const out = await gpuClientFor(readConfig(withoutToken)).infer({
+      ...request,
+      request_id: "req_no_token",
+    });
+    expect(out.ok).toBe(true);
+    expect(gpu.calls).toHaveLength(1);
+    expect(gpu.calls[0].authorization).toBeNull();
   });
 });
 

@@ -28,6 +28,8 @@ export interface FakeCall {
   host: string;
   body: InferRequest | null;
   auth: "ok" | "missing" | "bad_signature" | "stale" | "replay";
+  /** The request's Authorization header (the GPU host's own gate, e.g. RunPod's API key), null when absent. */
+  authorization: string | null;
   answered: string;
 }
 
@@ -102,7 +104,13 @@ export class FakeGpu {
     if (!this.#defaults.has(host) && !this.#scripts.has(host)) throw new Error(`No fake for ${request.url}`);
     const behaviour = this.#scripts.get(host)?.shift() ?? this.#defaults.get(host) ?? { kind: "ok" };
     const bodyText = await request.text();
-    const call: FakeCall = { host, body: null, auth: "ok", answered: behaviour.kind };
+    const call: FakeCall = {
+      host,
+      body: null,
+      auth: "ok",
+      authorization: request.headers.get("authorization"),
+      answered: behaviour.kind,
+    };
     this.calls.push(call);
 
     if (behaviour.kind === "refuse") throw new TypeError("Network connection lost.");
