@@ -1,9 +1,10 @@
 /**
  * The GPU function's HTTP surface (Hono): `POST /v1/infer` (HMAC-verified, protocol from shared/), `GET /healthz`
  * (liveness), `GET /readyz` (models loaded and warmed up, not draining), `GET /ping` (RunPod health check),
- * `GET /metrics` (Prometheus text).
+ * `GET /metrics` (Prometheus text; behind `Authorization: Bearer <metricsToken>` when a token is configured).
  * @module
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -20,10 +21,14 @@ export interface AppDeps {
   state: ServiceState;
   metrics: GpuMetrics;
   hmac: { secret: string; nonces: NonceStore; maxSkewMs?: number };
+  /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; null/undefined = open. */
+  metricsToken?: string | null;
   /** Seconds a client should wait before retrying a 503 (estimated from the queue). */
   retryAfterSeconds: () => number;
   log?: (line: string) => void;
 }
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest();
 
 const HMAC_CODES = {
   missing: "missing_signature",
@@ -69,7 +74,24 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ status: deps.state.phase }, 503);
   });
 
+  const metricsTokenDigest = deps.metricsToken ? sha256(deps.metricsToken) : null;
   app.get("/metrics", async (c) => {
+    if (metricsTokenDigest) {
+      const presented = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
+      // Compare digests: constant time, and neither the token's content nor its length leaks.
+      if (!presented || !timingSafeEqual(sha256(presented), metricsTokenDigest)) {
+        const res = fail(
+          401,
+          "authentication_error",
+          presented
+            ? "invalid metrics token"
+            : "missing metrics token: send Authorization: Bearer <METRICS_TOKEN>",
+          { code: presented ? "invalid_metrics_token" : "missing_metrics_token" },
+        );
+        res.headers.set("www-authenticate", 'Bearer realm="metrics"');
+        return res;
+      }
+    }
     c.header("content-type", deps.metrics.registry.contentType);
     return c.body(await deps.metrics.registry.metrics());
   });

@@ -22,6 +22,8 @@ const intFrom = (name: string, def: number, min: number) =>
 const envSchema = z.object({
   MODEL_DIR: z.string({ error: "MODEL_DIR is required (a converted model folder with model.json)" }).min(1),
   PORT: intFrom("PORT", 8080, 0),
+  /** Bind address; containers need all interfaces, the local stack uses loopback. */
+  HOST: z.string().optional(),
   EXECUTION_PROVIDER: z.string().optional(),
   GPU_HMAC_SECRET: z
     .string({ error: "GPU_HMAC_SECRET is required" })
@@ -35,11 +37,15 @@ const envSchema = z.object({
   WARMUP_SIZE: intFrom("WARMUP_SIZE", -1, -1),
   DRAIN_TIMEOUT_MS: intFrom("DRAIN_TIMEOUT_MS", 120_000, 0),
   HMAC_MAX_SKEW_MS: intFrom("HMAC_MAX_SKEW_MS", 300_000, 1),
+  /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`; unset or empty = open. */
+  METRICS_TOKEN: z.string().optional(),
 });
 
 export interface GpuFnConfig {
   modelDir: string;
   port: number;
+  /** Address the HTTP server binds to (default 0.0.0.0). */
+  host: string;
   executionProvider: ExecutionProviderSetting;
   hmacSecret: string;
   maxBatch: number;
@@ -50,6 +56,8 @@ export interface GpuFnConfig {
   warmupSize: number;
   drainTimeoutMs: number;
   hmacMaxSkewMs: number;
+  /** Bearer token required by GET /metrics; null = /metrics is open. */
+  metricsToken: string | null;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): GpuFnConfig {
@@ -61,6 +69,7 @@ export function loadConfig(env: Record<string, string | undefined>): GpuFnConfig
   return {
     modelDir: e.MODEL_DIR,
     port: e.PORT,
+    host: e.HOST?.trim() || "0.0.0.0",
     executionProvider: parseExecutionProvider(e.EXECUTION_PROVIDER),
     hmacSecret: e.GPU_HMAC_SECRET,
     maxBatch: e.MAX_BATCH,
@@ -70,5 +79,6 @@ export function loadConfig(env: Record<string, string | undefined>): GpuFnConfig
     warmupSize: e.WARMUP_SIZE,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     hmacMaxSkewMs: e.HMAC_MAX_SKEW_MS,
+    metricsToken: e.METRICS_TOKEN?.trim() || null,
   };
 }

@@ -18,6 +18,8 @@ import { GpuMetrics } from "./metrics";
 import { ServiceState } from "./service-state";
 
 export interface GpuFnHandle {
+  /** The address the server is bound to (HOST), as the socket reports it. */
+  host: string;
   port: number;
   state: ServiceState;
   batcher: DynamicBatcher;
@@ -107,18 +109,20 @@ export async function startGpuFn(
     state,
     metrics: m,
     hmac: { secret: cfg.hmacSecret, nonces: new MemoryNonceStore(), maxSkewMs: cfg.hmacMaxSkewMs },
+    metricsToken: cfg.metricsToken,
     retryAfterSeconds,
     log,
   });
 
-  const server = serve({ fetch: app.fetch, port: cfg.port });
+  const server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);
   });
-  const port = (server.address() as AddressInfo).port;
+  const { address: host, port } = server.address() as AddressInfo;
   log(
-    `listening on :${port} (model ${model.name} ${model.revision}, provider setting ${cfg.executionProvider})`,
+    `listening on ${host}:${port} (model ${model.name} ${model.revision}, provider setting ${cfg.executionProvider}` +
+      `, /metrics ${cfg.metricsToken ? "behind METRICS_TOKEN" : "open"})`,
   );
 
   engine.onDead = (err) => {
@@ -161,5 +165,5 @@ export async function startGpuFn(
     return stopping;
   };
 
-  return { port, state, batcher, engine, metrics: m, ready, shutdown };
+  return { host, port, state, batcher, engine, metrics: m, ready, shutdown };
 }

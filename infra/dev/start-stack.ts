@@ -160,6 +160,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const gpuEnv: NodeJS.ProcessEnv = {
       ...process.env,
       PORT: String(gpuPort),
+      // Loopback only: the function's default (0.0.0.0) is for containers.
+      HOST: "127.0.0.1",
       MODEL_DIR: modelDir,
       EXECUTION_PROVIDER: "cpu",
       GPU_HMAC_SECRET: vars.GPU_HMAC_SECRET,

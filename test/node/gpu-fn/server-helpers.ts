@@ -25,6 +25,7 @@ export async function startTestServer(
   const cfg: GpuFnConfig = {
     modelDir: await tinyModelDir(),
     port: 0,
+    host: "127.0.0.1",
     executionProvider: "cpu",
     hmacSecret: SECRET,
     maxBatch: 1,
@@ -34,6 +35,7 @@ export async function startTestServer(
     warmupSize: 16,
     drainTimeoutMs: 60_000,
     hmacMaxSkewMs: 300_000,
+    metricsToken: null,
     ...overrides,
   };
   const fn = await startGpuFn(cfg, (l) => logs.push(l), opts);

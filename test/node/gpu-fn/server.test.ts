@@ -23,6 +23,10 @@ describe("GPU function server (tiny-a model, real worker + ORT CPU)", () => {
     await fn?.shutdown();
   });
 
+  it("binds to the configured HOST only", () => {
+    expect(fn.host).toBe("127.0.0.1");
+  });
+
   it("readiness: 503 with Retry-After while starting, 200 once models are warm; liveness always 200", async () => {
     expect(readyzWhileStarting.status).toBe(503);
     expect(Number(readyzWhileStarting.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
