@@ -9,7 +9,7 @@ const bridgeToken = "test-redis-token";
 process.env.UPSTASH_BRIDGE_TEST_PORT = String(bridgePort);
 process.env.UPSTASH_BRIDGE_TEST_TOKEN = bridgeToken;
 
-// Workers-runtime tests (workerd via miniflare): real R2, Durable Objects, D1 and KV emulation.
+// Workers-runtime tests (workerd via miniflare): real R2, Durable Objects and D1 emulation.
 // GPU backends are scripted fakes reached through the test's fetch (see test/edge/support/fake-gpu.ts).
 export default defineConfig({
   plugins: [

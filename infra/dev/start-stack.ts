@@ -1,6 +1,6 @@
 /**
  * Starts the whole stack on one machine: redis-server + Upstash-REST bridge, the GPU function on the CPU
- * execution provider with the tiny model, and `wrangler dev` (local R2/KV/D1/Durable Objects, migrations
+ * execution provider with the tiny model, and `wrangler dev` (local R2/D1/Durable Objects, migrations
  * applied), then creates a dev account and API key. Used by `npm start` (stack.ts) and the e2e tests.
  *
  * @module
@@ -38,7 +38,7 @@ export interface StackOptions {
   redisPort?: number;
   /** Model folder for the GPU function; default models/tiny, built if missing. */
   modelDir?: string;
-  /** wrangler `--persist-to` folder (local R2/KV/D1/DO state); default: a fresh temporary folder. */
+  /** wrangler `--persist-to` folder (local R2/D1/DO state); default: a fresh temporary folder. */
   stateDir?: string;
   /** Edge vars and secrets; default: .dev.vars (created from the example if missing) + process env. */
   vars?: Vars;
