@@ -1,7 +1,8 @@
 /**
  * The edge application, built from small route modules.
  *
- * Order of a request: request context (id, served images) -> 405 detection -> EXTENSIONS (auth, rate limit,
+ * Order of a request: request context (id, served images) -> CORS (public routes only; answers preflights)
+ * -> 405 detection -> EXTENSIONS (auth, rate limit,
  * metering, idempotency: see `AppExtension`) -> routes. Extensions are installed before the public routes, so
  * their middleware wraps them and can read `c.var.servedImages` after `await next()`.
  * @module
@@ -10,6 +11,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { errorBody } from "../shared/errors";
 import { notFound, onError } from "./errors";
+import { CORS_PATHS, publicCors } from "./middleware/cors";
 import { requestContext } from "./middleware/request-context";
 import { mountImageRoutes } from "./routes/images/router";
 import { mountModelRoutes } from "./routes/models/router";
@@ -36,6 +38,9 @@ export function createApp(options: CreateAppOptions = {}): EdgeApp {
   app.notFound(notFound);
 
   app.use("*", requestContext());
+  // Before the 405 check and the extensions' auth: a preflight (OPTIONS, no API key) is answered here.
+  const corsMiddleware = publicCors();
+  for (const path of CORS_PATHS) app.use(path, corsMiddleware);
   app.use(
     "*",
     methodNotAllowed({

@@ -24,6 +24,8 @@ const configSchema = z.object({
   gpuDeadlineMs: intVar(120_000, 1),
   gpuBreakerFailures: intVar(3, 1),
   gpuBreakerCooldownMs: intVar(30_000, 0),
+  /** Browser origins allowed by CORS on the public API: exact origins, or ["*"]; empty = no CORS. */
+  corsOrigins: z.array(z.string()),
 });
 
 export type EdgeConfig = z.infer<typeof configSchema>;
@@ -48,6 +50,7 @@ export type ConfigSource = Pick<
   | "GPU_DEADLINE_MS"
   | "GPU_BREAKER_FAILURES"
   | "GPU_BREAKER_COOLDOWN_MS"
+  | "CORS_ORIGINS"
 > & { GPU_BACKEND_TOKEN?: string };
 
 const cache = new WeakMap<object, EdgeConfig>();
@@ -75,7 +78,33 @@ export function readConfig(env: ConfigSource): EdgeConfig {
     gpuDeadlineMs: env.GPU_DEADLINE_MS,
     gpuBreakerFailures: env.GPU_BREAKER_FAILURES,
     gpuBreakerCooldownMs: env.GPU_BREAKER_COOLDOWN_MS,
+    corsOrigins: parseCorsOrigins(String(env.CORS_ORIGINS ?? "*")),
   });
   cache.set(env, config);
   return config;
+}
+
+/**
+ * `CORS_ORIGINS`: comma-separated origins (`https://app.example.com`, normalized as browsers send them) or `*`.
+ * Throws on an entry that is not an origin (a path, a typo): like a malformed backend URL, a deploy bug.
+ */
+export function parseCorsOrigins(raw: string): string[] {
+  const entries = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return entries.map((entry) => {
+    if (entry === "*") return entry;
+    const url = URL.canParse(entry) ? new URL(entry) : null;
+    const isOrigin =
+      url !== null &&
+      url.origin !== "null" &&
+      url.pathname === "/" &&
+      !url.search &&
+      !url.hash &&
+      !url.username &&
+      !url.password;
+    if (!isOrigin) throw new Error(`CORS_ORIGINS: "${entry}" is not an origin (scheme://host[:port]) or *`);
+    return url.origin;
+  });
 }
