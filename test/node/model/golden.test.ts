@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -93,5 +94,26 @@ describe("golden runner on other sets", () => {
     expect(perturbed.tensors[0]).toMatchObject({ name: "image", ok: false, bad: 1 });
     expect(perturbed.tensors[0].maxAbs).toBeCloseTo(0.01, 4);
     expect(mystery).toMatchObject({ status: "failed", error: expect.stringMatching(/no handler/) });
+
+    // The CLI prints the failures and exits 1 (it reuses the model converted above).
+    const cli = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "gpu-fn/cli/golden.ts",
+        set,
+        "--out",
+        join(set, "out2"),
+        "--model",
+        report.modelDir,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(cli.status).toBe(1);
+    expect(cli.stdout).toMatch(
+      /^FAIL +perturbed \(vae_decoder, .*\n +image: max abs 1\.00e-2, max rel .* <- 1 of 3072 values outside/m,
+    );
+    expect(cli.stdout).toMatch(/^FAIL +mystery \(mystery_component, .*\): no handler/m);
   });
 });
