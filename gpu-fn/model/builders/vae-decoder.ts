@@ -11,6 +11,8 @@
  * (diffusers: this VAE must run in fp32), so weights are cast up inside the graph (folded once at load).
  * GroupNorm is InstanceNormalization over [B, groups, -1] plus a per-channel affine: it has CPU and CUDA
  * kernels (GroupNormalization-21 has no CUDA kernel, contrib GroupNorm no CPU kernel). Statistics stay fp32.
+ * [UNVERIFIED on a GPU: which CUDA kernel MultiHeadAttention picks for fp32 with one 512-wide head, and its
+ * memory at 1024² (16384 tokens); checked only on the CPU execution provider.]
  */
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -4,7 +4,10 @@
  */
 import type { SafetensorsSet, TensorRef } from "../safetensors";
 
-/** Qwen3ForCausalLM saves carry `model.`; Qwen3Model saves do not. Both map to the bare names. */
+/**
+ * Qwen3ForCausalLM saves carry `model.`; Qwen3Model saves do not. Both map to the bare names. Which one the
+ * real Z-Image-Turbo text_encoder uses is [UNVERIFIED] (spec §6; the golden set's README infers `model.`).
+ */
 export function textEncoderRefs(set: SafetensorsSet): Map<string, TensorRef> {
   const refs = new Map<string, TensorRef>();
   for (const [name, t] of set.tensors) {
