@@ -2,10 +2,9 @@
  * Qwen3 text-encoder graph vs the golden set tiny-a (text_encoder_1, text_encoder_2_padded), both targets run
  * on the CPU execution provider. Only valid positions (attention_mask == 1) are compared, as cases.json says.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runCase } from "../../../gpu-fn/golden/text_encoder";
 import type { GoldenCase, GoldenTensor } from "../../../gpu-fn/golden/types";
 import {
@@ -18,16 +17,9 @@ import { textEncoderRefs } from "../../../gpu-fn/model/checkpoint/layouts";
 import { MappedWeightSource, openSafetensors, writeSafetensors } from "../../../gpu-fn/model/safetensors";
 import type { WeightSource } from "../../../gpu-fn/model/weights";
 import { GOLDEN_DIR, readCases, readSafetensors } from "../gpu-fn/golden-files";
+import { useTempDirs } from "./temp-dirs";
 
-const made: string[] = [];
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs();
 
 const CHECKPOINT = join(GOLDEN_DIR, "checkpoint/text_encoder");
 const config = parseTextEncoderConfig(JSON.parse(readFileSync(join(CHECKPOINT, "config.json"), "utf8")));

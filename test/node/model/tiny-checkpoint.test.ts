@@ -3,11 +3,10 @@
  * matching its configs, byte-for-byte reproducible, and its real Qwen3 tokenizer feeding the text encoder.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import * as ort from "onnxruntime-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   buildTextEncoder,
   parseTextEncoderConfig,
@@ -24,16 +23,9 @@ import { SafetensorsFile } from "../../../gpu-fn/model/safetensors";
 import { writeTinyCheckpoint } from "../../../gpu-fn/model/tiny/checkpoint";
 import { PRESETS, QWEN3_VOCAB } from "../../../gpu-fn/model/tiny/presets";
 import { PromptTokenizer } from "../../../gpu-fn/pipeline/prompt-tokenizer";
+import { useTempDirs } from "./temp-dirs";
 
-const made: string[] = [];
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs();
 
 /** sha256 of every file under `dir`, by relative path. */
 function digestTree(dir: string): Record<string, string> {
