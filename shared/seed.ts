@@ -6,19 +6,16 @@
  * @module
  */
 
-import { normalizeText } from "./cache-key";
+import { type CanonicalImageRequest, normalizeText } from "./cache-key";
 import { sha256Hex } from "./hmac";
 
 export const SEED_VERSION = "zi-seed-v1";
 
-export interface SeedInputs {
-  prompt: string;
-  negativePrompt: string;
-  width: number;
-  height: number;
-  steps: number;
-  guidanceScale: number;
-}
+/** The request fields the seed derives from (a subset of the cache key's canonical request). */
+export type SeedInputs = Pick<
+  CanonicalImageRequest,
+  "prompt" | "negativePrompt" | "width" | "height" | "steps" | "guidanceScale"
+>;
 
 /** Deterministic seed in 0..2^32-1: the first 4 bytes (big-endian) of sha256 of the canonical inputs. */
 export async function deriveSeed(inputs: SeedInputs): Promise<number> {

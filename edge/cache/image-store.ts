@@ -5,22 +5,15 @@
  * so a reader never sees a partial image.
  * @module
  */
+
+import type { CanonicalImageRequest } from "../../shared/cache-key";
 import { sha256Hex } from "../../shared/hmac";
-import type { OutputFormat } from "../../shared/protocol";
 
 export const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
 
-export interface ImageMetadata {
+/** The canonical request the cacheKey was computed from, plus how it was made. */
+export interface ImageMetadata extends CanonicalImageRequest {
   cacheKeyVersion: string;
-  modelRevision: string;
-  prompt: string;
-  negativePrompt: string;
-  width: number;
-  height: number;
-  steps: number;
-  guidanceScale: number;
-  seed: number;
-  outputFormat: OutputFormat;
   promptTruncated: boolean;
   requestId: string;
 }
