@@ -4,6 +4,9 @@
  *
  * @module
  */
+import type { PlanInput } from "../../shared/plans";
+
+export type { PlanInput };
 
 export interface AdminAccount {
   id: string;
@@ -17,16 +20,6 @@ export interface IssuedKey {
   prefix: string;
   /** The plaintext key: returned once by the API. */
   secret: string;
-}
-
-export interface PlanInput {
-  name: string;
-  requests_per_minute: number;
-  images_per_day: number;
-  max_pixels: number;
-  image_base_micros: number;
-  megapixel_step_micros: number;
-  cache_hit_micros: number;
 }
 
 export class AdminClient {
