@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { REDIS_READY_LINE, redisServerArgs } from "../upstash-bridge/redis-server";
 import { launch, type ManagedProcess } from "./processes";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -22,22 +23,11 @@ export async function startLocalRedis(options: {
   const proc = launch(
     "redis-server",
     options.binary ?? "redis-server",
-    [
-      "--port",
-      String(options.port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--protected-mode",
-      "yes",
-    ],
+    redisServerArgs(options.port, ["--protected-mode", "yes"]),
     { cwd: options.cwd, env: process.env, onLine: options.onLine },
   );
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  while (!proc.tail().includes("Ready to accept connections")) {
+  while (!proc.tail().includes(REDIS_READY_LINE)) {
     if (!proc.running()) throw new Error(`redis-server exited on start:\n${proc.tail()}`);
     if (Date.now() > deadline) {
       await proc.stop();

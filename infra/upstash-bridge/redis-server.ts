@@ -13,6 +13,17 @@ export interface RedisServerHandle {
   stop(): Promise<void>;
 }
 
+/** Printed by redis-server once it accepts connections. */
+export const REDIS_READY_LINE = "Ready to accept connections";
+
+/**
+ * Command line of a throwaway redis-server: `port` on loopback only, no RDB snapshots, no AOF; `extra` flags
+ * are appended.
+ */
+export function redisServerArgs(port: number, extra: string[] = []): string[] {
+  return ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extra];
+}
+
 /** Asks the OS for a free TCP port on loopback. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,7 +42,7 @@ function waitForReady(child: ChildProcess, port: number): Promise<void> {
     let output = "";
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes("Ready to accept connections")) {
+      if (output.includes(REDIS_READY_LINE)) {
         child.stdout?.off("data", onData);
         resolve();
       }
@@ -48,22 +59,9 @@ function waitForReady(child: ChildProcess, port: number): Promise<void> {
 
 export async function startRedisServer(): Promise<RedisServerHandle> {
   const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--loglevel",
-      "notice",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn("redis-server", redisServerArgs(port, ["--loglevel", "notice"]), {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   await waitForReady(child, port);
   child.stdout?.resume();
   child.stderr?.resume();
