@@ -125,6 +125,33 @@ function fillRope(
   }
 }
 
+/** Token index of each latent element for the last shape asked for (the same on every denoising step). */
+let lastPatchOrder: { key: string; order: Int32Array } | null = null;
+
+/**
+ * For each element (c, y, x) of a C x H x W latent, in latent order, its index in the token-major patch
+ * layout: token (h, w), feature ((ph * p + pw) * C + c); §3.2 (F = 1).
+ */
+function patchOrder(C: number, H: number, W: number, p: number): Int32Array {
+  const key = `${C}x${H}x${W}/${p}`;
+  if (lastPatchOrder?.key === key) return lastPatchOrder.order;
+  const order = new Int32Array(C * H * W);
+  const wt = W / p;
+  const dimP = p * p * C;
+  for (let c = 0; c < C; c++) {
+    for (let y = 0; y < H; y++) {
+      const row = (c * H + y) * W;
+      const tokRow = Math.floor(y / p) * wt;
+      const ph = y % p;
+      for (let x = 0; x < W; x++) {
+        order[row + x] = (tokRow + Math.floor(x / p)) * dimP + (ph * p + (x % p)) * C + c;
+      }
+    }
+  }
+  lastPatchOrder = { key, order };
+  return order;
+}
+
 /** Token-major patchify: token (h, w), feature ((ph * p + pw) * C + c); §3.2 (F = 1). */
 export function patchify(
   latent: Float32Array,
@@ -134,35 +161,15 @@ export function patchify(
   p: number,
   out: Float32Array,
 ): void {
-  const wt = W / p;
-  const dimP = p * p * C;
-  for (let c = 0; c < C; c++) {
-    for (let y = 0; y < H; y++) {
-      const row = (c * H + y) * W;
-      const tokRow = Math.floor(y / p) * wt;
-      const ph = y % p;
-      for (let x = 0; x < W; x++) {
-        out[(tokRow + Math.floor(x / p)) * dimP + (ph * p + (x % p)) * C + c] = latent[row + x];
-      }
-    }
-  }
+  const order = patchOrder(C, H, W, p);
+  for (let i = 0; i < order.length; i++) out[order[i]] = latent[i];
 }
 
 /** Exact inverse of `patchify` for the first H/p * W/p tokens. */
 export function unpatchify(tokens: Float32Array, C: number, H: number, W: number, p: number): Float32Array {
-  const out = new Float32Array(C * H * W);
-  const wt = W / p;
-  const dimP = p * p * C;
-  for (let c = 0; c < C; c++) {
-    for (let y = 0; y < H; y++) {
-      const row = (c * H + y) * W;
-      const tokRow = Math.floor(y / p) * wt;
-      const ph = y % p;
-      for (let x = 0; x < W; x++) {
-        out[row + x] = tokens[(tokRow + Math.floor(x / p)) * dimP + (ph * p + (x % p)) * C + c];
-      }
-    }
-  }
+  const order = patchOrder(C, H, W, p);
+  const out = new Float32Array(order.length);
+  for (let i = 0; i < order.length; i++) out[i] = tokens[order[i]];
   return out;
 }
 
