@@ -14,19 +14,15 @@
  *    Prints medians as a Markdown table and checks the ledger holds one row per measured `on` request.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import autocannon from "autocannon";
-import sharp from "sharp";
 import { AdminClient } from "../../infra/dev/admin-client";
 import { launch, type ManagedProcess, runToCompletion } from "../../infra/dev/processes";
 import { waitForHttp } from "../../infra/dev/readiness";
 import { freePort, startRedisServer } from "../../infra/upstash-bridge/redis-server";
 import { startBridge } from "../../infra/upstash-bridge/server";
-import { MemoryNonceStore, verifyRequest } from "../../shared/hmac";
-import { INFER_HEADERS, inferRequestSchema } from "../../shared/protocol";
+import { startFakeGpu } from "./lib/fake-gpu";
+import { measure, median, type Row } from "./lib/measure";
 
 const REPO = join(import.meta.dirname, "../..");
 const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
@@ -40,6 +36,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 30);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP = 200;
+const BOUNDS = { connections: CONNECTIONS, maxSeconds: MAX_SECONDS, warmup: WARMUP, requests: REQUESTS };
 const ENV = {
   ...process.env,
   WRANGLER_SEND_METRICS: "false",
@@ -47,75 +44,11 @@ const ENV = {
   WRANGLER_HIDE_BANNER: "true",
 };
 
-/** Answers every signed infer request with one real JPEG. */
-async function startFakeGpu() {
-  const noise = Buffer.from(Array.from({ length: 512 * 512 * 3 }, (_, i) => (i * 2654435761) % 251));
-  const jpeg = await sharp(noise, { raw: { width: 512, height: 512, channels: 3 } })
-    .jpeg()
-    .toBuffer();
-  const nonces = new MemoryNonceStore();
-  let calls = 0;
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString("utf8");
-    const verdict = await verifyRequest({
-      secret: SECRET,
-      method: req.method ?? "",
-      path: req.url ?? "",
-      body,
-      headers: req.headers as Record<string, string>,
-      nonces,
-    });
-    const parsed = inferRequestSchema.safeParse(JSON.parse(body || "null"));
-    if (!verdict.ok || !parsed.success) {
-      res.writeHead(401, { "content-type": "application/json" }).end('{"error":{"message":"rejected"}}');
-      return;
-    }
-    calls++;
-    res
-      .writeHead(200, {
-        "content-type": "image/jpeg",
-        [INFER_HEADERS.seed]: String(parsed.data.seed),
-        [INFER_HEADERS.modelRevision]: REVISION,
-        [INFER_HEADERS.promptTruncated]: "0",
-      })
-      .end(jpeg);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, calls: () => calls };
-}
-
-interface Row {
-  name: string;
-  p50: number;
-  p99: number;
-  rps: number;
-  requests: number;
-  non2xx: number;
-}
-
-async function measure(name: string, opts: autocannon.Options): Promise<Row> {
-  const bounds = { connections: CONNECTIONS, duration: MAX_SECONDS };
-  await autocannon({ ...opts, ...bounds, amount: WARMUP });
-  const r = await autocannon({ ...opts, ...bounds, amount: REQUESTS });
-  return {
-    name,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    rps: r.requests.average,
-    requests: r.requests.total,
-    non2xx: r.non2xx + r.errors,
-  };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), "zimage-bench-accounts-"));
   const redis = await startRedisServer();
   const bridge = await startBridge({ redisUrl: redis.url, token: REDIS_TOKEN });
-  const gpu = await startFakeGpu();
+  const gpu = await startFakeGpu({ secret: SECRET, revision: REVISION });
   let edge: ManagedProcess | undefined;
   const runs = new Map<string, Row[]>();
   let onRequests = 0;
@@ -195,12 +128,16 @@ async function main(): Promise<void> {
     // Interleaved rounds so slow drift on a shared machine affects both variants alike.
     for (let round = 0; round < ROUNDS; round++) {
       for (const target of targets) {
-        const row = await measure(target.name, {
-          url: `${base}${target.path}/v1/images/generations`,
-          method: "POST",
-          headers: target.headers,
-          body,
-        });
+        const row = await measure(
+          target.name,
+          {
+            url: `${base}${target.path}/v1/images/generations`,
+            method: "POST",
+            headers: target.headers,
+            body,
+          },
+          BOUNDS,
+        );
         if (target.path === "/on") onRequests += WARMUP + row.requests;
         runs.set(target.name, [...(runs.get(target.name) ?? []), row]);
         console.log(

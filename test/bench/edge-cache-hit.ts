@@ -14,14 +14,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import autocannon from "autocannon";
-import sharp from "sharp";
-import { MemoryNonceStore, verifyRequest } from "../../shared/hmac";
-import { INFER_HEADERS, inferRequestSchema } from "../../shared/protocol";
+import type autocannon from "autocannon";
+import { freePort } from "../../infra/upstash-bridge/redis-server";
+import { startFakeGpu } from "./lib/fake-gpu";
+import { measure, median, type Row } from "./lib/measure";
 
 const REPO = join(import.meta.dirname, "../..");
 const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
@@ -31,58 +29,12 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 30);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const BOUNDS = { connections: CONNECTIONS, maxSeconds: MAX_SECONDS, warmup: 200, requests: REQUESTS };
 const OFFLINE_ENV = {
   WRANGLER_SEND_METRICS: "false",
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
   WRANGLER_HIDE_BANNER: "true",
 };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A fake GPU function: verifies the signature and body, answers with one real JPEG. */
-async function startFakeGpu(): Promise<{ url: string; server: Server; calls: () => number }> {
-  const noise = Buffer.from(Array.from({ length: 512 * 512 * 3 }, (_, i) => (i * 2654435761) % 251));
-  const jpeg = await sharp(noise, { raw: { width: 512, height: 512, channels: 3 } })
-    .jpeg({ quality: 90 })
-    .toBuffer();
-  const nonces = new MemoryNonceStore();
-  let calls = 0;
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString("utf8");
-    const verdict = await verifyRequest({
-      secret: SECRET,
-      method: req.method ?? "",
-      path: req.url ?? "",
-      body,
-      headers: req.headers as Record<string, string>,
-      nonces,
-    });
-    const parsed = inferRequestSchema.safeParse(JSON.parse(body || "null"));
-    if (!verdict.ok || !parsed.success) {
-      res.writeHead(401, { "content-type": "application/json" }).end('{"error":{"message":"rejected"}}');
-      return;
-    }
-    calls++;
-    res
-      .writeHead(200, {
-        "content-type": "image/jpeg",
-        [INFER_HEADERS.seed]: String(parsed.data.seed),
-        [INFER_HEADERS.modelRevision]: REVISION,
-        [INFER_HEADERS.promptTruncated]: "0",
-      })
-      .end(jpeg);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, calls: () => calls };
-}
 
 /**
  * Bundles the edge once (`wrangler deploy --dry-run`) and writes a config that serves that bundle, so
@@ -159,43 +111,9 @@ function stopGroup(child: ChildProcess): Promise<void> {
   return exited.finally(() => clearTimeout(killer));
 }
 
-interface Row {
-  name: string;
-  /** autocannon's percentiles have 1 ms resolution; the mean shows sub-millisecond differences. */
-  mean: number;
-  p50: number;
-  p99: number;
-  rps: number;
-  requests: number;
-  non2xx: number;
-}
-
-interface Target {
-  name: string;
-  opts: autocannon.Options;
-}
-
-async function measure(target: Target): Promise<Row> {
-  // Warm-up, then the measured run; both bounded in count and time.
-  const bounds = { connections: CONNECTIONS, duration: MAX_SECONDS };
-  await autocannon({ ...target.opts, ...bounds, amount: 200 });
-  const r = await autocannon({ ...target.opts, ...bounds, amount: REQUESTS });
-  return {
-    name: target.name,
-    mean: r.latency.average,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    rps: r.requests.average,
-    requests: r.requests.total,
-    non2xx: r.non2xx + r.errors,
-  };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), "zimage-bench-"));
-  const gpu = await startFakeGpu();
+  const gpu = await startFakeGpu({ secret: SECRET, revision: REVISION, jpeg: { quality: 90 } });
   const servers: ChildProcess[] = [];
   const runs = new Map<string, Row[]>();
   try {
@@ -256,7 +174,7 @@ async function main(): Promise<void> {
 
     const b64 = JSON.stringify({ ...JSON.parse(body), response_format: "b64_json" });
     const generations = `${edgeUrl}/v1/images/generations`;
-    const targets: Target[] = [
+    const targets: { name: string; opts: autocannon.Options }[] = [
       { name: "bare worker GET /{key} (baseline)", opts: { url: `http://127.0.0.1:${barePort}/${key}` } },
       { name: "edge GET /v1/images/{key}.jpeg", opts: { url: imageUrl } },
       { name: "edge POST generations (hit, url)", opts: { url: generations, ...post, body } },
@@ -265,7 +183,7 @@ async function main(): Promise<void> {
     // Rounds interleave the targets so slow drift on a shared machine hits all of them alike.
     for (let round = 0; round < ROUNDS; round++) {
       for (const target of targets) {
-        const row = await measure(target);
+        const row = await measure(target.name, target.opts, BOUNDS);
         if (row.non2xx > 0)
           throw new Error(`${row.name}: ${row.non2xx} failed requests; numbers would be meaningless`);
         runs.set(target.name, [...(runs.get(target.name) ?? []), row]);
