@@ -18,25 +18,9 @@ import {
 import { parseTransformerConfig, transformerKeyShapes } from "../../gpu-fn/model/builders/transformer-config";
 import { parseVaeConfig, vaeDecoderKeyShapes } from "../../gpu-fn/model/builders/vae-decoder-config";
 import { MappedWeightSource, openSafetensors, SafetensorsWriter } from "../../gpu-fn/model/safetensors";
+import { Z_IMAGE_TURBO_TRANSFORMER } from "../node/model/z-image-turbo-config";
 
-const TRANSFORMER = {
-  _class_name: "ZImageTransformer2DModel",
-  all_f_patch_size: [1],
-  all_patch_size: [2],
-  axes_dims: [32, 48, 48],
-  axes_lens: [1536, 512, 512],
-  cap_feat_dim: 2560,
-  dim: 3840,
-  in_channels: 16,
-  n_heads: 30,
-  n_kv_heads: 30,
-  n_layers: 30,
-  n_refiner_layers: 2,
-  norm_eps: 1e-5,
-  qk_norm: true,
-  rope_theta: 256.0,
-  t_scale: 1000.0,
-};
+const TRANSFORMER = { _class_name: "ZImageTransformer2DModel", ...Z_IMAGE_TURBO_TRANSFORMER };
 const TEXT_ENCODER = {
   architectures: ["Qwen3ForCausalLM"],
   attention_bias: false,

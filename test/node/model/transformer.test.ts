@@ -22,6 +22,7 @@ import { buildTransformerFeeds, splitTransformerOutput } from "../../../gpu-fn/m
 import type { WeightSource } from "../../../gpu-fn/model/weights";
 import { GOLDEN_DIR, readCases, readSafetensors } from "../gpu-fn/golden-files";
 import { syntheticTransformerWeights } from "./synthetic-transformer";
+import { Z_IMAGE_TURBO_TRANSFORMER } from "./z-image-turbo-config";
 
 const CKPT = join(GOLDEN_DIR, "checkpoint/transformer");
 const config = parseTransformerConfig(JSON.parse(readFileSync(join(CKPT, "config.json"), "utf8")));
@@ -300,23 +301,7 @@ describe("transformer builder fails fast on a mismatched checkpoint", () => {
     const shapes = transformerKeyShapes(config);
     expect([...shapes.keys()].sort()).toEqual(weights().keys().sort());
     const tsv = readFileSync(join(GOLDEN_DIR, "../../spec/transformer_keys.tsv"), "utf8").trim().split("\n");
-    const real = parseTransformerConfig({
-      all_f_patch_size: [1],
-      all_patch_size: [2],
-      axes_dims: [32, 48, 48],
-      axes_lens: [1536, 512, 512],
-      cap_feat_dim: 2560,
-      dim: 3840,
-      in_channels: 16,
-      n_heads: 30,
-      n_kv_heads: 30,
-      n_layers: 30,
-      n_refiner_layers: 2,
-      norm_eps: 1e-5,
-      qk_norm: true,
-      rope_theta: 256.0,
-      t_scale: 1000.0,
-    });
+    const real = parseTransformerConfig(Z_IMAGE_TURBO_TRANSFORMER);
     const realShapes = transformerKeyShapes(real);
     expect(realShapes.size).toBe(521);
     for (const line of tsv) {
