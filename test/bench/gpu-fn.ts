@@ -109,7 +109,7 @@ async function startServer(env: Record<string, string>): Promise<Server> {
     if (child.exitCode !== null) throw new Error(`server exited:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const url = `http://127.0.0.1:${/listening on :(\d+)/.exec(out)?.[1]}`;
+  const url = `http://127.0.0.1:${/listening on [^\s]*:(\d+) /.exec(out)?.[1]}`;
   return {
     child,
     url,

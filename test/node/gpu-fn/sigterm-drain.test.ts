@@ -13,6 +13,7 @@ beforeAll(async () => {
       ...process.env,
       MODEL_DIR: await tinyModelDir(),
       PORT: "0",
+      HOST: "127.0.0.1",
       EXECUTION_PROVIDER: "cpu",
       GPU_HMAC_SECRET: SECRET,
       MAX_BATCH: "1",
@@ -31,7 +32,7 @@ beforeAll(async () => {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  url = `http://127.0.0.1:${/listening on :(\d+)/.exec(output)?.[1]}`;
+  url = `http://127.0.0.1:${/listening on [^\s]*:(\d+) /.exec(output)?.[1]}`;
 });
 
 afterAll(() => {
