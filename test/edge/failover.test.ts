@@ -1,6 +1,5 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cacheKey } from "../../shared/cache-key";
 import {
   BACKEND_A,
   BACKEND_B,
@@ -9,9 +8,10 @@ import {
   readJson,
   TEST_REVISION,
   TEST_SECRET,
+  testCacheKey,
   uniquePrompt,
 } from "./support/api";
-import { FakeGpu } from "./support/fake-gpu";
+import { FakeGpu, healthyFakeGpu } from "./support/fake-gpu";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -31,10 +31,7 @@ describe("GPU failover through the edge", () => {
   });
 
   it("sends the backends no Authorization header when GPU_BACKEND_TOKEN is unset", async () => {
-    const gpu = new FakeGpu(TEST_SECRET, TEST_REVISION)
-      .always(BACKEND_A, { kind: "ok" })
-      .always(BACKEND_B, { kind: "ok" })
-      .install();
+    const gpu = healthyFakeGpu().install();
     const res = await postGeneration({ prompt: uniquePrompt("no backend token"), size: "64x64" });
     expect(res.status).toBe(200);
     expect(gpu.calls).toHaveLength(1);
@@ -57,25 +54,12 @@ describe("GPU failover through the edge", () => {
     });
     // Two rounds over both backends (maxAttempts = 4), the second after the 1 s Retry-After.
     expect(gpu.calls.map((c) => c.answered)).toEqual(["status", "status", "status", "status"]);
-    const key = await cacheKey({
-      modelRevision: TEST_REVISION,
-      prompt,
-      negativePrompt: "",
-      width: 64,
-      height: 64,
-      steps: 8,
-      guidanceScale: 0,
-      seed: 1,
-      outputFormat: "png",
-    });
+    const key = await testCacheKey(prompt, 1);
     expect(await env.IMAGES.head(key)).toBeNull();
 
     // Once a backend recovers (after its Retry-After) the same request is generated and then cached.
     vi.restoreAllMocks();
-    const healthy = new FakeGpu(TEST_SECRET, TEST_REVISION)
-      .always(BACKEND_A, { kind: "ok" })
-      .always(BACKEND_B, { kind: "ok" })
-      .install();
+    const healthy = healthyFakeGpu().install();
     const retry = await postGeneration({ prompt, size: "64x64", seed: 1 });
     expect(retry.status).toBe(200);
     expect(retry.headers.get("x-cache")).toBe("MISS");
@@ -84,10 +68,7 @@ describe("GPU failover through the edge", () => {
   });
 
   it("answers 503 (not 500) when the single flight itself fails, e.g. R2 refuses the write", async () => {
-    new FakeGpu(TEST_SECRET, TEST_REVISION)
-      .always(BACKEND_A, { kind: "ok" })
-      .always(BACKEND_B, { kind: "ok" })
-      .install();
+    healthyFakeGpu().install();
     // The Durable Object shares this isolate, so failing R2 puts here fails its write too.
     const bucketProto = Object.getPrototypeOf(env.IMAGES) as R2Bucket;
     vi.spyOn(bucketProto, "put").mockRejectedValue(new Error("R2 put failed (test)"));

@@ -1,7 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { encodeBase64 } from "hono/utils/encode";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cacheKey } from "../../shared/cache-key";
 import { deriveSeed } from "../../shared/seed";
 import {
   BACKEND_A,
@@ -11,17 +10,16 @@ import {
   readJson,
   TEST_REVISION,
   TEST_SECRET,
+  testCacheKey,
+  testImageRequest,
   uniquePrompt,
 } from "./support/api";
-import { FakeGpu, fakeImage, gate } from "./support/fake-gpu";
+import { FakeGpu, fakeImage, gate, healthyFakeGpu } from "./support/fake-gpu";
 
 afterEach(() => vi.restoreAllMocks()); // restores the real global fetch
 
 function healthyGpu() {
-  return new FakeGpu(TEST_SECRET, TEST_REVISION)
-    .always(BACKEND_A, { kind: "ok" })
-    .always(BACKEND_B, { kind: "ok" })
-    .install();
+  return healthyFakeGpu().install();
 }
 
 describe("POST /v1/images/generations", () => {
@@ -35,17 +33,7 @@ describe("POST /v1/images/generations", () => {
     expect(first.headers.get("x-cache")).toBe("MISS");
     expect(first.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
     const body = await readJson(first);
-    const key = await cacheKey({
-      modelRevision: TEST_REVISION,
-      prompt,
-      negativePrompt: "",
-      width: 64,
-      height: 64,
-      steps: 8,
-      guidanceScale: 0,
-      seed: 42,
-      outputFormat: "png",
-    });
+    const key = await testCacheKey(prompt, 42);
     expect(body.data).toEqual([{ url: `${ORIGIN}/v1/images/${key}.png`, seed: 42 }]);
     expect(gpu.calls).toHaveLength(1);
     expect(gpu.calls[0].auth).toBe("ok");
@@ -78,14 +66,8 @@ describe("POST /v1/images/generations", () => {
   it("derives the seed from the prompt when none is given, so repeats hit the cache", async () => {
     const gpu = healthyGpu();
     const prompt = uniquePrompt("a quiet harbour");
-    const expectedSeed = await deriveSeed({
-      prompt,
-      negativePrompt: "",
-      width: 64,
-      height: 64,
-      steps: 8,
-      guidanceScale: 0,
-    });
+    // deriveSeed reads only the prompt and parameters of the request, not its seed field.
+    const expectedSeed = await deriveSeed(testImageRequest(prompt, 0));
     const first = await readJson(await postGeneration({ prompt, size: "64x64" }));
     expect(first.data[0].seed).toBe(expectedSeed);
     const again = await postGeneration({ prompt, size: "64x64" });

@@ -6,7 +6,7 @@ import { GpuClient, type GpuClientOptions } from "../../edge/gpu/client";
 import { gpuClientFor } from "../../edge/gpu/shared-client";
 import type { InferRequest } from "../../shared/protocol";
 import { BACKEND_A, BACKEND_B, TEST_REVISION, TEST_SECRET } from "./support/api";
-import { type Behaviour, FakeGpu, fakeImage } from "./support/fake-gpu";
+import { type Behaviour, FakeGpu, fakeImage, healthyFakeGpu } from "./support/fake-gpu";
 
 const SECRET = "unit-secret";
 const REVISION = "rev-1";
@@ -186,10 +186,7 @@ describe("GPU_BACKEND_TOKEN (edge configuration -> shared GPU client)", () => {
   });
 
   it("is absent when the secret is unset", async () => {
-    const gpu = new FakeGpu(TEST_SECRET, TEST_REVISION)
-      .always(BACKEND_A, { kind: "ok" })
-      .always(BACKEND_B, { kind: "ok" })
-      .install();
+    const gpu = healthyFakeGpu().install();
     const withoutToken: ConfigSource = { ...env };
     delete withoutToken.GPU_BACKEND_TOKEN;
     const out = await gpuClientFor(readConfig(withoutToken)).infer({

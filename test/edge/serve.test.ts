@@ -1,7 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { putImage } from "../../edge/cache/image-store";
-import { ORIGIN, readError } from "./support/api";
+import { ORIGIN, readError, testImageRequest } from "./support/api";
 
 const KEY = "f".repeat(63) + "0";
 const BYTES = new Uint8Array(Array.from({ length: 1000 }, (_, i) => i % 251));
@@ -10,15 +10,7 @@ const url = (ext = "png", key = KEY) => `${ORIGIN}/v1/images/${key}.${ext}`;
 beforeAll(async () => {
   await putImage(env.IMAGES, KEY, BYTES, "image/png", {
     cacheKeyVersion: "zi-cache-v1",
-    modelRevision: "test-rev",
-    prompt: "served",
-    negativePrompt: "",
-    width: 64,
-    height: 64,
-    steps: 8,
-    guidanceScale: 0,
-    seed: 1,
-    outputFormat: "png",
+    ...testImageRequest("served", 1),
     promptTruncated: false,
     requestId: "req_test",
   });

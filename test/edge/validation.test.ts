@@ -1,21 +1,11 @@
 import { SELF } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  BACKEND_A,
-  BACKEND_B,
-  ORIGIN,
-  postGeneration,
-  readError,
-  TEST_REVISION,
-  TEST_SECRET,
-} from "./support/api";
-import { FakeGpu } from "./support/fake-gpu";
+import { ORIGIN, postGeneration, readError } from "./support/api";
+import { type FakeGpu, healthyFakeGpu } from "./support/fake-gpu";
 
 let gpu: FakeGpu;
 beforeEach(() => {
-  gpu = new FakeGpu(TEST_SECRET, TEST_REVISION)
-    .always(BACKEND_A, { kind: "ok" })
-    .always(BACKEND_B, { kind: "ok" });
+  gpu = healthyFakeGpu();
   gpu.install();
 });
 afterEach(() => {

@@ -9,8 +9,8 @@ import { accountsExtension } from "../../../edge/accounts/extension";
 import { createApp } from "../../../edge/app";
 import type { GenerationRequestInput } from "../../../shared/api";
 import type { ErrorEnvelope } from "../../../shared/errors";
-import { BACKEND_A, BACKEND_B, ORIGIN, TEST_REVISION, TEST_SECRET } from "../support/api";
-import { FakeGpu } from "../support/fake-gpu";
+import { ORIGIN } from "../support/api";
+import { type FakeGpu, healthyFakeGpu } from "../support/fake-gpu";
 
 export const ADMIN_TOKEN = env.ADMIN_TOKEN;
 export type TestEnv = typeof env;
@@ -99,9 +99,7 @@ export async function newCustomer(
 
 /** The fake GPU as the isolate's fetch, letting requests to the Redis bridge (127.0.0.1) through. */
 export function installGpu(): FakeGpu {
-  const gpu = new FakeGpu(TEST_SECRET, TEST_REVISION)
-    .always(BACKEND_A, { kind: "ok" })
-    .always(BACKEND_B, { kind: "ok" });
+  const gpu = healthyFakeGpu();
   const realFetch = globalThis.fetch;
   vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;

@@ -1,6 +1,7 @@
 /** Helpers for driving the edge worker through SELF in tests. */
 import { env, SELF } from "cloudflare:test";
 import type { GenerationRequestInput, GenerationResponse } from "../../../shared/api";
+import { type CanonicalImageRequest, cacheKey } from "../../../shared/cache-key";
 import type { ErrorEnvelope } from "../../../shared/errors";
 
 export const ORIGIN = "http://edge.test";
@@ -28,4 +29,24 @@ export async function readError(res: Response): Promise<ErrorEnvelope["error"]> 
 /** A prompt unique to one test, so tests never share cache entries. */
 export function uniquePrompt(label: string): string {
   return `${label} ${crypto.randomUUID()}`;
+}
+
+/** Canonical form of `{ prompt, size: "64x64", seed }` under the test revision: 8 steps, guidance 0, PNG. */
+export function testImageRequest(prompt: string, seed: number): CanonicalImageRequest {
+  return {
+    modelRevision: TEST_REVISION,
+    prompt,
+    negativePrompt: "",
+    width: 64,
+    height: 64,
+    steps: 8,
+    guidanceScale: 0,
+    seed,
+    outputFormat: "png",
+  };
+}
+
+/** The cacheKey the edge gives `{ prompt, size: "64x64", seed }`. */
+export function testCacheKey(prompt: string, seed: number): Promise<string> {
+  return cacheKey(testImageRequest(prompt, seed));
 }

@@ -16,6 +16,7 @@ import {
   type InferRequest,
   inferRequestSchema,
 } from "../../../shared/protocol";
+import { BACKEND_A, BACKEND_B, TEST_REVISION, TEST_SECRET } from "./api";
 
 export type Behaviour =
   | { kind: "ok"; revision?: string; gate?: Promise<void> }
@@ -177,4 +178,11 @@ export function gate(): { promise: Promise<void>; release: () => void } {
     release = resolve;
   });
   return { promise, release };
+}
+
+/** A fake with both test backends always answering `ok` (not installed yet). */
+export function healthyFakeGpu(): FakeGpu {
+  return new FakeGpu(TEST_SECRET, TEST_REVISION)
+    .always(BACKEND_A, { kind: "ok" })
+    .always(BACKEND_B, { kind: "ok" });
 }
