@@ -1,16 +1,9 @@
 import { Redis } from "@upstash/redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { sha1Hex } from "../../../infra/upstash-bridge/scripts";
-import { BRIDGE_TOKEN, type BridgeFixture, startBridgeFixture } from "./bridge-fixture";
+import { BRIDGE_TOKEN, useBridgeFixture } from "./bridge-fixture";
 
-let fixture: BridgeFixture;
-let redis: Redis;
-
-beforeAll(async () => {
-  fixture = await startBridgeFixture();
-  redis = new Redis({ url: fixture.bridge.url, token: BRIDGE_TOKEN, retry: false });
-});
-afterAll(() => fixture?.stop());
+const bridge = useBridgeFixture();
 
 type RestReply = { result?: unknown; error?: string };
 
@@ -20,7 +13,7 @@ async function postJson(path: string, body: unknown, headers: Record<string, str
 }
 
 function post(path: string, body: unknown, headers: Record<string, string> = {}) {
-  return fetch(`${fixture.bridge.url}${path}`, {
+  return fetch(`${bridge.fixture.bridge.url}${path}`, {
     method: "POST",
     headers: { authorization: `Bearer ${BRIDGE_TOKEN}`, "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
@@ -29,12 +22,12 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
 
 describe("authentication", () => {
   it("answers 401 for a missing or wrong token", async () => {
-    const none = await fetch(`${fixture.bridge.url}/`, { method: "POST", body: '["PING"]' });
+    const none = await fetch(`${bridge.fixture.bridge.url}/`, { method: "POST", body: '["PING"]' });
     expect(none.status).toBe(401);
     const wrong = await post("/", ["PING"], { authorization: "Bearer nope" });
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toEqual({ error: "Unauthorized" });
-    const client = new Redis({ url: fixture.bridge.url, token: "nope", retry: false });
+    const client = new Redis({ url: bridge.fixture.bridge.url, token: "nope", retry: false });
     await expect(client.get("x")).rejects.toThrow(/Unauthorized/);
   });
 });
@@ -82,32 +75,32 @@ describe("wire format", () => {
   });
 
   it("answers path-style commands", async () => {
-    await fetch(`${fixture.bridge.url}/set/wire:path/hi%20there`, {
+    await fetch(`${bridge.fixture.bridge.url}/set/wire:path/hi%20there`, {
       headers: { authorization: `Bearer ${BRIDGE_TOKEN}` },
     });
-    expect(await redis.get("wire:path")).toBe("hi there");
+    expect(await bridge.redis.get("wire:path")).toBe("hi there");
   });
 });
 
 describe("@upstash/redis through the bridge", () => {
   it("round-trips strings, JSON values, numbers, hashes and sets", async () => {
-    await redis.set("c:str", "plain text");
-    await redis.set("c:obj", { a: 1, b: ["x"] });
-    expect(await redis.get("c:str")).toBe("plain text");
-    expect(await redis.get("c:obj")).toEqual({ a: 1, b: ["x"] });
-    expect(await redis.incrby("c:n", 5)).toBe(5);
-    await redis.hset("c:h", { f1: "v1", f2: 2 });
-    expect(await redis.hgetall("c:h")).toEqual({ f1: "v1", f2: 2 });
-    await redis.sadd("c:s", "a", "b");
-    expect((await redis.smembers("c:s")).sort()).toEqual(["a", "b"]);
-    expect(await redis.get("c:missing")).toBeNull();
-    expect(await redis.set("c:nx", "1", { nx: true, ex: 60 })).toBe("OK");
-    expect(await redis.set("c:nx", "2", { nx: true, ex: 60 })).toBeNull();
+    await bridge.redis.set("c:str", "plain text");
+    await bridge.redis.set("c:obj", { a: 1, b: ["x"] });
+    expect(await bridge.redis.get("c:str")).toBe("plain text");
+    expect(await bridge.redis.get("c:obj")).toEqual({ a: 1, b: ["x"] });
+    expect(await bridge.redis.incrby("c:n", 5)).toBe(5);
+    await bridge.redis.hset("c:h", { f1: "v1", f2: 2 });
+    expect(await bridge.redis.hgetall("c:h")).toEqual({ f1: "v1", f2: 2 });
+    await bridge.redis.sadd("c:s", "a", "b");
+    expect((await bridge.redis.smembers("c:s")).sort()).toEqual(["a", "b"]);
+    expect(await bridge.redis.get("c:missing")).toBeNull();
+    expect(await bridge.redis.set("c:nx", "1", { nx: true, ex: 60 })).toBe("OK");
+    expect(await bridge.redis.set("c:nx", "2", { nx: true, ex: 60 })).toBeNull();
   });
 
   it("runs explicit pipelines in order with per-command errors", async () => {
-    await redis.set("p:str", "text");
-    const results = await redis
+    await bridge.redis.set("p:str", "text");
+    const results = await bridge.redis
       .pipeline()
       .set("p:a", "1")
       .incr("p:a")
@@ -124,25 +117,25 @@ describe("@upstash/redis through the bridge", () => {
   });
 
   it("runs /multi-exec transactions atomically", async () => {
-    const results = await redis.multi().set("m:a", "1").incrby("m:a", 9).get("m:a").exec();
+    const results = await bridge.redis.multi().set("m:a", "1").incrby("m:a", 9).get("m:a").exec();
     expect(results).toEqual(["OK", 10, 10]);
     const aborted = await post("/multi-exec", [["SET", "m:b", "1"], ["NOSUCHCOMMAND"]]);
     expect(aborted.status).toBe(400);
-    expect(await redis.get("m:b")).toBeNull();
+    expect(await bridge.redis.get("m:b")).toBeNull();
   });
 
   it("answers NOSCRIPT for unknown hashes so clients fall back to EVAL", async () => {
-    await expect(redis.evalsha("0".repeat(40), [], [])).rejects.toThrow(/NOSCRIPT/);
+    await expect(bridge.redis.evalsha("0".repeat(40), [], [])).rejects.toThrow(/NOSCRIPT/);
   });
 
   it("accepts allow-key-locking scripts and serves EVALSHA under the client's own hash", async () => {
     const script = "#!lua flags=allow-key-locking\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])";
-    expect(await redis.eval(script, ["s:k"], ["3"])).toBe(3);
-    expect(await redis.evalsha(sha1Hex(script), ["s:k"], ["4"])).toBe(7);
-    expect(await redis.scriptExists(sha1Hex(script))).toEqual([1]);
+    expect(await bridge.redis.eval(script, ["s:k"], ["3"])).toBe(3);
+    expect(await bridge.redis.evalsha(sha1Hex(script), ["s:k"], ["4"])).toBe(7);
+    expect(await bridge.redis.scriptExists(sha1Hex(script))).toEqual([1]);
 
     const loaded = "#!lua flags=allow-key-locking\nreturn 'loaded'";
-    expect(await redis.scriptLoad(loaded)).toBe(sha1Hex(loaded));
-    expect(await redis.evalsha(sha1Hex(loaded), [], [])).toBe("loaded");
+    expect(await bridge.redis.scriptLoad(loaded)).toBe(sha1Hex(loaded));
+    expect(await bridge.redis.evalsha(sha1Hex(loaded), [], [])).toBe("loaded");
   });
 });

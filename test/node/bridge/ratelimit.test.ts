@@ -1,20 +1,19 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BRIDGE_TOKEN, type BridgeFixture, startBridgeFixture } from "./bridge-fixture";
+import { describe, expect, it } from "vitest";
+import { BRIDGE_TOKEN, startBridgeFixture, useBridgeFixture } from "./bridge-fixture";
 
-let fixture: BridgeFixture;
-let redis: Redis;
-
-beforeAll(async () => {
-  fixture = await startBridgeFixture();
-  redis = new Redis({ url: fixture.bridge.url, token: BRIDGE_TOKEN, retry: false });
-});
-afterAll(() => fixture?.stop());
+const bridge = useBridgeFixture();
 
 // ephemeralCache: false makes every decision come from Redis, which is what these tests are about.
 function limiter(algorithm: ReturnType<typeof Ratelimit.slidingWindow>, prefix: string) {
-  return new Ratelimit({ redis, limiter: algorithm, prefix, ephemeralCache: false, timeout: 0 });
+  return new Ratelimit({
+    redis: bridge.redis,
+    limiter: algorithm,
+    prefix,
+    ephemeralCache: false,
+    timeout: 0,
+  });
 }
 
 describe("@upstash/ratelimit through the bridge", () => {
@@ -56,15 +55,15 @@ describe("@upstash/ratelimit through the bridge", () => {
     const bucketResults = await Promise.all([bucket.limit("k"), bucket.limit("k"), bucket.limit("k")]);
     expect(bucketResults.filter((r) => r.success)).toHaveLength(2);
     const cached = new Ratelimit({
-      redis,
+      redis: bridge.redis,
       limiter: Ratelimit.cachedFixedWindow(2, "60 s"),
       prefix: "t:cfw",
       ephemeralCache: new Map(),
     });
     expect((await cached.limit("k")).success).toBe(true);
-    const keys = await redis.keys("t:cfw:k:*");
+    const keys = await bridge.redis.keys("t:cfw:k:*");
     expect(keys).toHaveLength(1);
-    expect(await redis.get(keys[0])).toBe(1);
+    expect(await bridge.redis.get(keys[0])).toBe(1);
   });
 
   it("surfaces Redis being down as an error, not as a decision", async () => {
