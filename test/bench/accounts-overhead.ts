@@ -22,7 +22,7 @@ import { waitForHttp } from "../../infra/dev/readiness";
 import { freePort, startRedisServer } from "../../infra/upstash-bridge/redis-server";
 import { startBridge } from "../../infra/upstash-bridge/server";
 import { startFakeGpu } from "./lib/fake-gpu";
-import { measure, median, type Row } from "./lib/measure";
+import { measure, medianRows, type Row } from "./lib/measure";
 
 const REPO = join(import.meta.dirname, "../..");
 const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
@@ -158,13 +158,7 @@ async function main(): Promise<void> {
     await rm(state, { recursive: true, force: true });
   }
 
-  const rows = [...runs.values()].map((rs) => ({
-    name: rs[0].name,
-    p50: median(rs.map((r) => r.p50)),
-    p99: median(rs.map((r) => r.p99)),
-    rps: median(rs.map((r) => r.rps)),
-    non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
-  }));
+  const rows = medianRows(runs);
   const [off, on] = rows;
   console.log(
     `\nmedians of ${ROUNDS} interleaved rounds; connections=${CONNECTIONS}, ${REQUESTS} requests per run ` +

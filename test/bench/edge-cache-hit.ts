@@ -19,7 +19,7 @@ import { join } from "node:path";
 import type autocannon from "autocannon";
 import { freePort } from "../../infra/upstash-bridge/redis-server";
 import { startFakeGpu } from "./lib/fake-gpu";
-import { measure, median, type Row } from "./lib/measure";
+import { measure, medianRows, type Row } from "./lib/measure";
 
 const REPO = join(import.meta.dirname, "../..");
 const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
@@ -200,14 +200,7 @@ async function main(): Promise<void> {
     await rm(state, { recursive: true, force: true });
   }
 
-  const rows = [...runs.values()].map((rs) => ({
-    name: rs[0].name,
-    mean: median(rs.map((r) => r.mean)),
-    p50: median(rs.map((r) => r.p50)),
-    p99: median(rs.map((r) => r.p99)),
-    rps: median(rs.map((r) => r.rps)),
-    non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
-  }));
+  const rows = medianRows(runs);
   const base = rows[0];
   console.log(
     `\nmedians of ${ROUNDS} interleaved rounds; connections=${CONNECTIONS}, ${REQUESTS} requests per run ` +

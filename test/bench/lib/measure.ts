@@ -40,3 +40,15 @@ export async function measure(name: string, opts: autocannon.Options, bounds: Bo
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Per target (in insertion order): the medians of its rounds, and its failed requests summed over them. */
+export function medianRows(runs: Map<string, Row[]>): Omit<Row, "requests">[] {
+  return [...runs.values()].map((rs) => ({
+    name: rs[0].name,
+    mean: median(rs.map((r) => r.mean)),
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    rps: median(rs.map((r) => r.rps)),
+    non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
+  }));
+}
