@@ -19,6 +19,7 @@ import { parseTransformerConfig, transformerKeyShapes } from "../../gpu-fn/model
 import { parseVaeConfig, vaeDecoderKeyShapes } from "../../gpu-fn/model/builders/vae-decoder-config";
 import { MappedWeightSource, openSafetensors, SafetensorsWriter } from "../../gpu-fn/model/safetensors";
 import { Z_IMAGE_TURBO_TRANSFORMER } from "../node/model/z-image-turbo-config";
+import { randomBf16 } from "./lib/random-bf16";
 
 const TRANSFORMER = { _class_name: "ZImageTransformer2DModel", ...Z_IMAGE_TURBO_TRANSFORMER };
 const TEXT_ENCODER = {
@@ -67,6 +68,8 @@ const MODEL_INDEX = {
   vae: ["diffusers", "AutoencoderKL"],
 };
 const CHUNK = 1 << 22;
+/** Smallest biased BF16 exponent of the random weights (see randomBf16). */
+const BF16_LOWEST_EXPONENT = 0x76;
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -74,20 +77,6 @@ const arg = (name: string, fallback: string) => {
 };
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const json = (path: string, value: unknown) => writeFileSync(path, JSON.stringify(value, null, 2));
-
-/** BF16 bits of random weight-like values (|x| in 2^-9..2^-1, random sign); xorshift32. */
-function randomBf16(n: number, state: { s: number }): Uint8Array {
-  const out = new Uint16Array(n);
-  let s = state.s;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (s & 0x807f) | ((0x76 + ((s >>> 7) & 7)) << 7);
-  }
-  state.s = s;
-  return new Uint8Array(out.buffer);
-}
 
 /** Writes tensors (in key order) into `shards` files of about equal size, plus an index when sharded. */
 function writeComponent(
@@ -118,7 +107,7 @@ function writeComponent(
     );
     for (const [n, shape] of part) {
       for (let left = numel(shape); left > 0; left -= CHUNK)
-        w.write(n, randomBf16(Math.min(CHUNK, left), state));
+        w.write(n, randomBf16(Math.min(CHUNK, left), state, BF16_LOWEST_EXPONENT));
       weightMap[n] = name;
     }
     w.close();

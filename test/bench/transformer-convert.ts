@@ -14,6 +14,7 @@ import { buildTransformer } from "../../gpu-fn/model/builders/transformer";
 import { parseTransformerConfig, transformerKeyShapes } from "../../gpu-fn/model/builders/transformer-config";
 import { MappedWeightSource, openSafetensors, SafetensorsWriter } from "../../gpu-fn/model/safetensors";
 import { Z_IMAGE_TURBO_TRANSFORMER } from "../node/model/z-image-turbo-config";
+import { randomBf16 } from "./lib/random-bf16";
 
 /** HF transformer/config.json of Z-Image-Turbo (spec §1.2). */
 const FULL_CONFIG = {
@@ -23,24 +24,12 @@ const FULL_CONFIG = {
 };
 const SHARDS = 3;
 const CHUNK = 1 << 22; // bf16 values per write
+/** Smallest biased BF16 exponent of the random weights (see randomBf16). */
+const BF16_LOWEST_EXPONENT = 0x77;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
-/** Random bf16 bits with exponents 2^-8..2^-1 (finite, weight-like magnitudes), xorshift32. */
-function randomBf16(n: number, state: { s: number }): Uint8Array {
-  const out = new Uint16Array(n);
-  let s = state.s;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (s & 0x807f) | ((0x77 + ((s >>> 7) & 7)) << 7);
-  }
-  state.s = s;
-  return new Uint8Array(out.buffer);
 }
 
 function writeCheckpoint(dir: string): { bytes: number; seconds: number } {
@@ -72,7 +61,7 @@ function writeCheckpoint(dir: string): { bytes: number; seconds: number } {
       let left = shape.reduce((a, b) => a * b, 1);
       while (left > 0) {
         const n = Math.min(CHUNK, left);
-        w.write(name, randomBf16(n, state));
+        w.write(name, randomBf16(n, state, BF16_LOWEST_EXPONENT));
         left -= n;
       }
       weightMap[name] = file;
