@@ -1,7 +1,7 @@
 /**
  * Scalar emulation of the float32 `log256_ps` / `sincos256_ps` polynomials (Cephes, via avx_mathfun.h) that
  * torch's AVX2 `normal_fill_16` uses, including the FMA contractions GCC applies in that build.
- * Constants and op order: ../shared/golden/tiny-a/README.md §5(f).
+ * Constants and op order: test/fixtures/golden/tiny-a/README.md §5(f).
  * @module
  */
 import { fl, fma32 } from "./float32-math";

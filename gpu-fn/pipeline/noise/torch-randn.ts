@@ -1,6 +1,6 @@
 /**
  * `torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)` on the CPU, bit for bit
- * (AVX2 kernel). Algorithm: ../shared/golden/tiny-a/README.md §5(f).
+ * (AVX2 kernel). Algorithm: test/fixtures/golden/tiny-a/README.md §5(f).
  * @module
  */
 import { log256, sincos256 } from "./avx2-mathfun";

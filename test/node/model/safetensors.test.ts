@@ -11,7 +11,7 @@ import {
 } from "../../../gpu-fn/model/safetensors";
 import { useTempDirs } from "./temp-dirs";
 
-const TINY = resolve("../shared/golden/tiny-a");
+const TINY = resolve("test/fixtures/golden/tiny-a");
 const tmpDir = useTempDirs();
 const tmp = () => tmpDir("st-");
 

@@ -8,7 +8,7 @@ import { buildVaeDecoder, parseVaeConfig, type VaeConfig } from "../../../gpu-fn
 import { MappedWeightSource, openSafetensors, SafetensorsFile } from "../../../gpu-fn/model/safetensors";
 import { useTempDirs } from "./temp-dirs";
 
-const TINY = resolve("../shared/golden/tiny-a");
+const TINY = resolve("test/fixtures/golden/tiny-a");
 const VAE = join(TINY, "checkpoint/vae");
 const tmp = useTempDirs();
 const baseConfig = parseVaeConfig(JSON.parse(readFileSync(join(VAE, "config.json"), "utf8")));
