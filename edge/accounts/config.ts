@@ -2,8 +2,12 @@
  * Configuration of the accounts layer, read from the Worker's vars and secrets:
  * - `ADMIN_TOKEN` (secret): bearer credential of `/v1/admin/*`; admin routes answer 503 while it is unset.
  * - `UPSTASH_REDIS_REST_URL`, `UPSTASH_REDIS_REST_TOKEN` (secrets): Redis for rate limits and quotas.
- * - `RATE_LIMIT_FAIL_MODE`: `open` (default: admit and log when Redis fails) or `closed` (answer 503).
- * - `RATE_LIMIT_TIMEOUT_MS` (default 1000): a Redis call slower than this counts as a Redis failure.
+ * - `RATE_LIMIT_FAIL_MODE`: `local` (default: while Redis cannot decide, the request limit is enforced per
+ *   isolate) or `closed` (answer 503); `open` (the former default) reads as `local`. The image quota always fails
+ *   closed. See edge/middleware/rate-limit/fail-policy.ts.
+ * - `RATE_LIMIT_TIMEOUT_MS` (default 5000): a Redis call slower than this counts as a Redis failure.
+ * - `RATE_LIMIT_COOLDOWN_MS` (default 5000): after a failure, Redis is skipped (degraded mode) this long, then
+ *   one request probes it.
  * - `AUTH_CACHE_TTL_MS` (default 30000, at most 60000): how long an isolate trusts a key lookup, which is
  *   the bound on how long a revoked key or a changed plan keeps its old behaviour elsewhere.
  *
@@ -18,8 +22,12 @@ const accountsConfigSchema = z.object({
   adminToken: z.string(),
   redisUrl: z.string(),
   redisToken: z.string(),
-  failMode: z.enum(["open", "closed"]).catch("open"),
-  rateLimitTimeoutMs: z.coerce.number().int().min(1).max(30_000).catch(1000),
+  failMode: z
+    .enum(["local", "open", "closed"])
+    .transform((mode) => (mode === "closed" ? "closed" : "local"))
+    .catch("local"),
+  rateLimitTimeoutMs: z.coerce.number().int().min(1).max(30_000).catch(5000),
+  rateLimitCooldownMs: z.coerce.number().int().min(0).max(300_000).catch(5000),
   authCacheTtlMs: z.coerce.number().int().min(0).max(MAX_AUTH_CACHE_TTL_MS).catch(30_000),
 });
 
@@ -32,6 +40,7 @@ export interface AccountsEnv {
   UPSTASH_REDIS_REST_TOKEN?: string;
   RATE_LIMIT_FAIL_MODE?: string;
   RATE_LIMIT_TIMEOUT_MS?: string;
+  RATE_LIMIT_COOLDOWN_MS?: string;
   AUTH_CACHE_TTL_MS?: string;
 }
 
@@ -47,6 +56,7 @@ export function readAccountsConfig(env: AccountsEnv): AccountsConfig {
     redisToken: env.UPSTASH_REDIS_REST_TOKEN ?? "",
     failMode: env.RATE_LIMIT_FAIL_MODE,
     rateLimitTimeoutMs: env.RATE_LIMIT_TIMEOUT_MS,
+    rateLimitCooldownMs: env.RATE_LIMIT_COOLDOWN_MS,
     authCacheTtlMs: env.AUTH_CACHE_TTL_MS,
   });
   cache.set(env, config);

@@ -10,7 +10,8 @@
  *   `x-should-retry: false`.
  * - After the route, images not delivered (errors, idempotent replays and 409s, which the idempotency
  *   middleware answers after this one) are given back.
- * - Redis failures follow RATE_LIMIT_FAIL_MODE for each limit separately.
+ * - When Redis cannot decide (fail-policy.ts): the request limit falls back to the in-isolate limiter
+ *   (RATE_LIMIT_FAIL_MODE=local) or 503 (closed); the image quota always fails closed (503 + Retry-After).
  * Mount after `apiKeyAuth` and `bufferBody`.
  * @module
  */
@@ -19,15 +20,10 @@ import { DEFAULT_SIZE, MAX_IMAGES_PER_REQUEST, parseSize } from "../../../shared
 import { type AccountsConfig, type AccountsEnv, readAccountsConfig } from "../../accounts/config";
 import { ApiError } from "../../errors";
 import type { AppEnv } from "../../types";
-import { applyFailPolicy } from "../rate-limit/fail-policy";
+import { waitUntilOf } from "../rate-limit";
+import { degradedRequestDecision, quotaUnavailable } from "../rate-limit/fail-policy";
 import { applyLimitHeaders, type LimitState, retryHeaders } from "../rate-limit/headers";
-import {
-  type Decision,
-  LimiterUnavailable,
-  limitRequest,
-  refundImages,
-  reserveImages,
-} from "../rate-limit/limiters";
+import { type Decision, LimiterSession, LimiterUnavailable } from "../rate-limit/limiters";
 
 interface RequestedImages {
   count: number;
@@ -49,17 +45,27 @@ async function requestedImages(readJson: () => Promise<unknown>): Promise<Reques
   return { count: n, pixels: parsed ? parsed.width * parsed.height : null };
 }
 
-/** A decision, or null when Redis could not decide and the fail policy lets the request through. */
-function settle(
+/** The request-limit decision: Redis', or the degraded one when Redis could not decide. */
+function settleRequests(
+  outcome: PromiseSettledResult<Decision>,
+  config: AccountsConfig,
+  perMinute: number,
+  context: { requestId: string; keyId: string },
+): Decision {
+  if (outcome.status === "fulfilled") return outcome.value;
+  if (!(outcome.reason instanceof LimiterUnavailable)) throw outcome.reason;
+  return degradedRequestDecision(config, perMinute, context, outcome.reason);
+}
+
+/** The quota decision (null: the body does not say how many images; validation will answer). */
+function settleQuota(
   outcome: PromiseSettledResult<Decision | null>,
   config: AccountsConfig,
-  limiter: "requests" | "images",
   context: { requestId: string; keyId: string },
 ): Decision | null {
   if (outcome.status === "fulfilled") return outcome.value;
   if (!(outcome.reason instanceof LimiterUnavailable)) throw outcome.reason;
-  applyFailPolicy(config, limiter, context, outcome.reason);
-  return null;
+  throw quotaUnavailable(config, context, outcome.reason);
 }
 
 export function generationLimits(): MiddlewareHandler<AppEnv> {
@@ -76,15 +82,16 @@ export function generationLimits(): MiddlewareHandler<AppEnv> {
 
     const config = readAccountsConfig(c.env as AccountsEnv);
     const context = { requestId: c.var.requestId, keyId };
+    const limiters = new LimiterSession(config, waitUntilOf(c));
     const [requestOutcome, quotaOutcome] = await Promise.allSettled([
-      limitRequest(config, keyId, plan.requestsPerMinute),
-      wanted ? reserveImages(config, keyId, plan.imagesPerDay, wanted.count) : Promise.resolve(null),
+      limiters.request(keyId, plan.requestsPerMinute),
+      wanted ? limiters.reserve(keyId, plan.imagesPerDay, wanted.count) : Promise.resolve(null),
     ]);
     const reserved = quotaOutcome.status === "fulfilled" && quotaOutcome.value?.success ? wanted!.count : 0;
     const giveBack = async (images: number) => {
       if (images <= 0) return true;
       try {
-        await refundImages(config, keyId, plan.imagesPerDay, images);
+        await limiters.refund(keyId, plan.imagesPerDay, images);
         return true;
       } catch (error) {
         console.warn(
@@ -94,16 +101,16 @@ export function generationLimits(): MiddlewareHandler<AppEnv> {
       }
     };
 
-    let requests: Decision | null;
+    let requests: Decision;
     let quota: Decision | null;
     try {
-      requests = settle(requestOutcome, config, "requests", context);
-      quota = settle(quotaOutcome, config, "images", context);
+      requests = settleRequests(requestOutcome, config, plan.requestsPerMinute, context);
+      quota = settleQuota(quotaOutcome, config, context);
     } catch (error) {
       await giveBack(reserved); // fail-closed 503: nothing will be delivered
       throw error;
     }
-    if (requests && !requests.success) {
+    if (!requests.success) {
       await giveBack(reserved);
       throw new ApiError(
         "rate_limit_error",
@@ -120,7 +127,7 @@ export function generationLimits(): MiddlewareHandler<AppEnv> {
     }
 
     await next();
-    if (requests) applyLimitHeaders(c.res.headers, requests.state);
+    applyLimitHeaders(c.res.headers, requests.state);
     if (!quota) return;
     let state: LimitState = quota.state;
     const delivered = c.res.status >= 200 && c.res.status < 300 ? c.var.servedImages.length : 0;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { generate, installGpu, ledgerRows, newCustomer, readError } from "./support";
+import { call, generate, installGpu, ledgerRows, newCustomer, readError } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -7,26 +7,36 @@ afterEach(() => vi.restoreAllMocks());
 const REFUSED = { UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1" };
 const BAD_TOKEN = { UPSTASH_REDIS_REST_TOKEN: "wrong-token" };
 
-describe("Redis failure policy", () => {
+describe("Redis failure policy (degraded mode)", () => {
   it.each([
     ["refused connection", REFUSED],
     ["rejected token", BAD_TOKEN],
-  ])("fail-open (%s): admits and bills the request, without limit headers, and logs", async (_, broken) => {
-    installGpu();
-    const warn = vi.spyOn(console, "warn");
-    const { key, accountId } = await newCustomer({ requests_per_minute: 1 });
-    const body = { prompt: `otter ${crypto.randomUUID()}`, size: "64x64" };
-    const overrides = { ...broken, RATE_LIMIT_FAIL_MODE: "open" };
-    const responses = [await generate(key, body, {}, overrides), await generate(key, body, {}, overrides)];
-    expect(responses.map((r) => r.status)).toEqual([200, 200]); // the per-minute limit of 1 could not be enforced
-    expect(responses[0].headers.get("x-ratelimit-limit")).toBeNull();
-    expect(await ledgerRows(accountId)).toHaveLength(2);
+  ])("local (%s): the quota fails closed, the request limit holds per isolate", async (_, broken) => {
+    const gpu = installGpu();
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const { key, accountId } = await newCustomer({ requests_per_minute: 3 });
+    const overrides = { ...broken, RATE_LIMIT_FAIL_MODE: "local" };
+    // Generation needs a quota decision: 503 with Retry-After, nothing generated or billed.
+    const res = await generate(key, { prompt: `otter ${crypto.randomUUID()}`, size: "64x64" }, {}, overrides);
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await readError(res)).toMatchObject({ type: "service_unavailable", code: "quota_unavailable" });
+    expect(gpu.calls).toHaveLength(0);
+    expect(await ledgerRows(accountId)).toHaveLength(0);
+    // The in-isolate fallback counts the plan's 3 per minute: the refused generation, two GETs, then 429.
+    const models = [];
+    for (let i = 0; i < 3; i++) {
+      models.push(await call("/v1/models", { headers: { authorization: `Bearer ${key}` } }, overrides));
+    }
+    expect(models.map((r) => r.status)).toEqual([200, 200, 429]);
+    expect(models[0].headers.get("x-ratelimit-limit")).toBe("3");
+    expect(models[2].headers.get("retry-after")).not.toBeNull();
     const logged = warn.mock.calls.map((args) => JSON.parse(String(args[0])));
     expect(logged).toContainEqual(
-      expect.objectContaining({ event: "rate_limiter_unavailable", policy: "open", limiter: "requests" }),
+      expect.objectContaining({ event: "rate_limiter_unavailable", policy: "local", limiter: "requests" }),
     );
     expect(logged).toContainEqual(
-      expect.objectContaining({ event: "rate_limiter_unavailable", limiter: "images" }),
+      expect.objectContaining({ event: "rate_limiter_unavailable", policy: "closed", limiter: "images" }),
     );
     // Logs carry the key id, never the key.
     expect(JSON.stringify(warn.mock.calls)).not.toContain(key);
@@ -46,7 +56,7 @@ describe("Redis failure policy", () => {
       { ...broken, RATE_LIMIT_FAIL_MODE: "closed" },
     );
     expect(res.status).toBe(503);
-    expect(res.headers.get("retry-after")).toBe("1");
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(await readError(res)).toMatchObject({
       type: "service_unavailable",
       code: "rate_limiter_unavailable",
@@ -55,7 +65,7 @@ describe("Redis failure policy", () => {
     expect(await ledgerRows(accountId)).toHaveLength(0);
   });
 
-  it("treats a Redis answer slower than RATE_LIMIT_TIMEOUT_MS as a failure", async () => {
+  it("treats a Redis answer slower than RATE_LIMIT_TIMEOUT_MS as a failure, then skips Redis", async () => {
     installGpu();
     vi.spyOn(console, "warn").mockImplementation(() => {});
     // A listener that never answers: the fetch hangs until the limiter's timeout gives up on it.
@@ -78,5 +88,25 @@ describe("Redis failure policy", () => {
     );
     expect(res.status).toBe(503);
     expect(await readError(res)).toMatchObject({ code: "rate_limiter_unavailable" });
+    // Within the cooldown the next request does not wait for the hung Redis: it is refused without a call.
+    const redisCalls = () =>
+      vi
+        .mocked(globalThis.fetch)
+        .mock.calls.filter(([input]) =>
+          String(input instanceof Request ? input.url : input).startsWith("http://redis-hangs.test"),
+        ).length;
+    const before = redisCalls();
+    const again = await generate(
+      key,
+      { prompt: "y", size: "64x64" },
+      {},
+      {
+        UPSTASH_REDIS_REST_URL: "http://redis-hangs.test",
+        RATE_LIMIT_FAIL_MODE: "closed",
+        RATE_LIMIT_TIMEOUT_MS: "50",
+      },
+    );
+    expect(again.status).toBe(503);
+    expect(redisCalls()).toBe(before);
   });
 });
