@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 // Node-side tests: shared/ units, gpu-fn (model builder, pipeline, server), bridge, end-to-end stack.
 export default defineConfig({
   test: {
-    include: ["test/node/**/*.test.ts", "test/e2e/**/*.test.ts"],
+    include: ["test/node/**/*.test.ts", "test/reliability/**/*.test.ts", "test/e2e/**/*.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: "forks",

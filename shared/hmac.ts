@@ -2,8 +2,12 @@
  * HMAC-SHA256 signing of edge -> GPU requests with Web Crypto only (Workers and Node 20 alike).
  *
  * Signed string: `${METHOD}\n${path}\n${timestampMs}\n${nonce}\n${hex(sha256(body))}`; signature is hex.
- * Verification rejects missing headers, bad signatures, timestamps more than `maxSkewMs` away from now and
- * replayed nonces.
+ * With an audience (the backend base URL the edge sends the request to, also sent as `x-zi-audience`) the
+ * signed string is `zi-hmac-v2\n${audience}\n` followed by the above, so a signature is valid for one backend
+ * only. Verification rejects missing headers, bad signatures, a foreign or missing audience (when the verifier
+ * knows its own), timestamps more than `maxSkewMs` away from now or older than `notBeforeMs` (the verifier's
+ * process start: nonces seen before a restart are forgotten, so older signatures are refused) and replayed
+ * nonces.
  * @module
  */
 import { HMAC_HEADERS } from "./protocol";
@@ -17,7 +21,15 @@ export interface NonceStore {
 
 export type VerifyResult =
   | { ok: true }
-  | { ok: false; reason: "missing" | "bad_signature" | "stale" | "replay" };
+  | {
+      ok: false;
+      reason: "missing" | "bad_signature" | "stale" | "replay" | "wrong_audience" | "signed_before_start";
+    };
+
+/** Canonical form of an audience: the base URL without trailing slashes (as the edge's GPU_BACKENDS). */
+export function normalizeAudience(audience: string): string {
+  return audience.trim().replace(/\/+$/, "");
+}
 
 const encoder = new TextEncoder();
 
@@ -60,8 +72,10 @@ async function stringToSign(
   timestamp: string,
   nonce: string,
   body: Uint8Array | string,
+  audience: string | null,
 ) {
-  return `${method.toUpperCase()}\n${path}\n${timestamp}\n${nonce}\n${await sha256Hex(body)}`;
+  const base = `${method.toUpperCase()}\n${path}\n${timestamp}\n${nonce}\n${await sha256Hex(body)}`;
+  return audience === null ? base : `zi-hmac-v2\n${audience}\n${base}`;
 }
 
 function randomNonce(): string {
@@ -73,6 +87,8 @@ function randomNonce(): string {
  * @param opts.path - the request path (with query string, if any) exactly as the server will see it
  * @param opts.now - clock override in ms (default Date.now())
  * @param opts.nonce - nonce override (default 16 random bytes, hex)
+ * @param opts.audience - the backend base URL the request goes to; binds the signature to it (and adds the
+ *   `x-zi-audience` header)
  */
 export async function signRequest(opts: {
   secret: string;
@@ -81,16 +97,19 @@ export async function signRequest(opts: {
   body: Uint8Array | string;
   now?: number;
   nonce?: string;
+  audience?: string;
 }): Promise<Record<string, string>> {
   const timestamp = String(Math.trunc(opts.now ?? Date.now()));
   const nonce = opts.nonce ?? randomNonce();
+  const audience = opts.audience === undefined ? null : normalizeAudience(opts.audience);
   const key = await importKey(opts.secret);
-  const message = await stringToSign(opts.method, opts.path, timestamp, nonce, opts.body);
+  const message = await stringToSign(opts.method, opts.path, timestamp, nonce, opts.body, audience);
   const signature = toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
   return {
     [HMAC_HEADERS.timestamp]: timestamp,
     [HMAC_HEADERS.nonce]: nonce,
     [HMAC_HEADERS.signature]: signature,
+    ...(audience === null ? {} : { [HMAC_HEADERS.audience]: audience }),
   };
 }
 
@@ -104,6 +123,9 @@ function readHeader(headers: Headers | Record<string, string>, name: string): st
  * Verifies a signed request. The nonce is recorded only after the signature checks out, so forged requests
  * cannot fill the store. Comparison is constant-time (`crypto.subtle.verify`).
  * @param opts.maxSkewMs - accepted clock difference either way (default 300000 = 5 min)
+ * @param opts.audiences - the base URLs this verifier is reached at; when given (non-empty) a request must be
+ *   signed for one of them. Empty or absent: any audience (or none) is accepted.
+ * @param opts.notBeforeMs - refuse signatures older than this (the process start)
  */
 export async function verifyRequest(opts: {
   secret: string;
@@ -114,6 +136,8 @@ export async function verifyRequest(opts: {
   now?: number;
   maxSkewMs?: number;
   nonces: NonceStore;
+  audiences?: readonly string[];
+  notBeforeMs?: number;
 }): Promise<VerifyResult> {
   const timestamp = readHeader(opts.headers, HMAC_HEADERS.timestamp);
   const nonce = readHeader(opts.headers, HMAC_HEADERS.nonce);
@@ -125,11 +149,20 @@ export async function verifyRequest(opts: {
   const maxSkew = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
   const ts = Number(timestamp);
   if (Math.abs(now - ts) > maxSkew) return { ok: false, reason: "stale" };
+  if (opts.notBeforeMs !== undefined && ts < opts.notBeforeMs)
+    return { ok: false, reason: "signed_before_start" };
+
+  const audienceHeader = readHeader(opts.headers, HMAC_HEADERS.audience);
+  const audience = audienceHeader === null ? null : normalizeAudience(audienceHeader);
+  const known = (opts.audiences ?? []).map(normalizeAudience);
+  if (known.length > 0 && (audience === null || !known.includes(audience))) {
+    return { ok: false, reason: "wrong_audience" };
+  }
 
   const signature = fromHex(signatureHex);
   if (signature?.length !== 32) return { ok: false, reason: "bad_signature" };
   const key = await importKey(opts.secret);
-  const message = await stringToSign(opts.method, opts.path, timestamp, nonce, opts.body);
+  const message = await stringToSign(opts.method, opts.path, timestamp, nonce, opts.body, audience);
   const valid = await crypto.subtle.verify(
     "HMAC",
     key,

@@ -53,4 +53,6 @@ export const HMAC_HEADERS = {
   timestamp: "x-zi-timestamp",
   nonce: "x-zi-nonce",
   signature: "x-zi-signature",
+  /** The backend base URL the edge sent the request to; covered by the signature (hmac.ts). */
+  audience: "x-zi-audience",
 } as const;

@@ -179,7 +179,14 @@ export class GpuClient {
     timeoutMs: number,
   ): Promise<AttemptResult> {
     const headers: Record<string, string> = {
-      ...(await signRequest({ secret: this.#opts.secret, method: "POST", path: INFER_PATH, body })),
+      // audience: the signature is valid only at this backend (replays elsewhere are refused).
+      ...(await signRequest({
+        secret: this.#opts.secret,
+        method: "POST",
+        path: INFER_PATH,
+        body,
+        audience: backend,
+      })),
       "content-type": "application/json",
       "x-request-id": request.request_id,
     };

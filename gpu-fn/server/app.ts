@@ -20,7 +20,15 @@ export interface AppDeps {
   service: InferService;
   state: ServiceState;
   metrics: GpuMetrics;
-  hmac: { secret: string; nonces: NonceStore; maxSkewMs?: number };
+  hmac: {
+    secret: string;
+    nonces: NonceStore;
+    maxSkewMs?: number;
+    /** Base URLs this function is reached at (GPU_AUDIENCE); empty = signatures for any audience pass. */
+    audiences?: readonly string[];
+    /** Signatures older than this (the process start) are refused: the nonce memory starts empty. */
+    notBeforeMs?: number;
+  };
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; null/undefined = open. */
   metricsToken?: string | null;
   /** Seconds a client should wait before retrying a 503 (estimated from the queue). */
@@ -35,6 +43,8 @@ const HMAC_CODES = {
   bad_signature: "bad_signature",
   stale: "stale_timestamp",
   replay: "replayed_nonce",
+  wrong_audience: "wrong_audience",
+  signed_before_start: "signed_before_start",
 } as const;
 
 export function createApp(deps: AppDeps): Hono {
@@ -113,6 +123,8 @@ export function createApp(deps: AppDeps): Hono {
         headers: c.req.raw.headers,
         nonces: deps.hmac.nonces,
         maxSkewMs: deps.hmac.maxSkewMs,
+        audiences: deps.hmac.audiences,
+        notBeforeMs: deps.hmac.notBeforeMs,
       });
       if (!verdict.ok) {
         return fail(401, "authentication_error", `request signature rejected: ${verdict.reason}`, {

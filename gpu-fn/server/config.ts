@@ -37,6 +37,8 @@ const envSchema = z.object({
   WARMUP_SIZE: intFrom("WARMUP_SIZE", -1, -1),
   DRAIN_TIMEOUT_MS: intFrom("DRAIN_TIMEOUT_MS", 120_000, 0),
   HMAC_MAX_SKEW_MS: intFrom("HMAC_MAX_SKEW_MS", 300_000, 1),
+  /** Comma-separated base URLs the edge reaches this function at (its GPU_BACKENDS entries for it). */
+  GPU_AUDIENCE: z.string().optional(),
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`; unset or empty = open. */
   METRICS_TOKEN: z.string().optional(),
 });
@@ -56,6 +58,8 @@ export interface GpuFnConfig {
   warmupSize: number;
   drainTimeoutMs: number;
   hmacMaxSkewMs: number;
+  /** GPU_AUDIENCE: a signed request must name one of these; empty = any (no binding to this instance). */
+  audiences: string[];
   /** Bearer token required by GET /metrics; null = /metrics is open. */
   metricsToken: string | null;
 }
@@ -79,6 +83,10 @@ export function loadConfig(env: Record<string, string | undefined>): GpuFnConfig
     warmupSize: e.WARMUP_SIZE,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     hmacMaxSkewMs: e.HMAC_MAX_SKEW_MS,
+    audiences: (e.GPU_AUDIENCE ?? "")
+      .split(",")
+      .map((s) => s.trim().replace(/\/+$/, ""))
+      .filter(Boolean),
     metricsToken: e.METRICS_TOKEN?.trim() || null,
   };
 }

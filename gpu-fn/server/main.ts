@@ -1,6 +1,6 @@
 /**
  * `npm run gpu-fn`: the GPU function server. Configuration: MODEL_DIR, PORT, HOST, EXECUTION_PROVIDER
- * (cpu|cuda|auto), GPU_HMAC_SECRET, METRICS_TOKEN, MAX_BATCH, MAX_WAIT_MS, MAX_QUEUE, MAX_SIDE, WARMUP_SIZE,
+ * (cpu|cuda|auto), GPU_HMAC_SECRET, GPU_AUDIENCE (the URL(s) the edge calls it at), METRICS_TOKEN, MAX_BATCH, MAX_WAIT_MS, MAX_QUEUE, MAX_SIDE, WARMUP_SIZE,
  * DRAIN_TIMEOUT_MS (see config.ts).
  * SIGTERM/SIGINT drain gracefully; a failed model load exits with status 1.
  * @module

@@ -41,6 +41,10 @@ export async function startGpuFn(
   log: (line: string) => void,
   opts: StartOptions = {},
 ): Promise<GpuFnHandle> {
+  const startedAt = Date.now();
+  if (cfg.audiences.length === 0) {
+    log("GPU_AUDIENCE is unset: signatures are not bound to this instance (a replay on another one passes)");
+  }
   const folder = loadModelFolder(cfg.modelDir);
   const { model } = folder;
   const encoder = await loadPromptEncoder(folder, log);
@@ -108,7 +112,14 @@ export async function startGpuFn(
     service,
     state,
     metrics: m,
-    hmac: { secret: cfg.hmacSecret, nonces: new MemoryNonceStore(), maxSkewMs: cfg.hmacMaxSkewMs },
+    hmac: {
+      secret: cfg.hmacSecret,
+      nonces: new MemoryNonceStore(),
+      maxSkewMs: cfg.hmacMaxSkewMs,
+      audiences: cfg.audiences,
+      // The nonce memory is this process': a signature made before it started could be a replay.
+      notBeforeMs: startedAt,
+    },
     metricsToken: cfg.metricsToken,
     retryAfterSeconds,
     log,

@@ -58,7 +58,8 @@ const body = JSON.stringify({
   seed: 42,
   output_format: "png",
 });
-const signature = await signRequest({ secret, method: "POST", path: INFER_PATH, body });
+// Signed for the URL it calls, as the edge does (a GPU function with GPU_AUDIENCE refuses other audiences).
+const signature = await signRequest({ secret, method: "POST", path: INFER_PATH, body, audience: base });
 const started = performance.now();
 const response = await fetch(`${base}${INFER_PATH}`, {
   method: "POST",

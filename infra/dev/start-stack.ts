@@ -165,6 +165,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       MODEL_DIR: modelDir,
       EXECUTION_PROVIDER: "cpu",
       GPU_HMAC_SECRET: vars.GPU_HMAC_SECRET,
+      // The URL the edge calls it at (its GPU_BACKENDS entry): signatures for another backend are refused.
+      GPU_AUDIENCE: gpuUrl,
       ...options.gpuEnv,
     };
     let gpuProcess: ManagedProcess | undefined;

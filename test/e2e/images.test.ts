@@ -177,7 +177,13 @@ describe("images through the official openai client", () => {
         seed: 404,
         output_format: "png",
       });
-      const headers = await signRequest({ secret: stack.hmacSecret, method: "POST", path: INFER_PATH, body });
+      const headers = await signRequest({
+        secret: stack.hmacSecret,
+        method: "POST",
+        path: INFER_PATH,
+        body,
+        audience: stack.urls.gpu,
+      });
       const response = await fetch(`${stack.urls.gpu}${INFER_PATH}`, {
         method: "POST",
         headers: { ...headers, "content-type": "application/json" },

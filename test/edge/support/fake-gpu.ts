@@ -28,7 +28,7 @@ export type Behaviour =
 export interface FakeCall {
   host: string;
   body: InferRequest | null;
-  auth: "ok" | "missing" | "bad_signature" | "stale" | "replay";
+  auth: "ok" | Exclude<Awaited<ReturnType<typeof verifyRequest>>, { ok: true }>["reason"];
   /** The request's Authorization header (the GPU host's own gate, e.g. RunPod's API key), null when absent. */
   authorization: string | null;
   answered: string;
@@ -127,6 +127,8 @@ export class FakeGpu {
       body: bodyText,
       headers: request.headers,
       nonces: this.#nonces,
+      // The edge signs for the backend it calls: a fake backend knows its own origin.
+      audiences: [url.origin],
     });
     if (!verdict.ok) call.auth = verdict.reason;
     if (url.pathname !== INFER_PATH || request.method !== "POST") return json(404, "not found");

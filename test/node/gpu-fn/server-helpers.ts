@@ -35,6 +35,7 @@ export async function startTestServer(
     warmupSize: 16,
     drainTimeoutMs: 60_000,
     hmacMaxSkewMs: 300_000,
+    audiences: [],
     metricsToken: null,
     ...overrides,
   };

@@ -99,6 +99,36 @@ export function hmacCases(): void {
       expect(await verify({})).toEqual({ ok: false, reason: "missing" });
     });
 
+    it("binds a signature to its audience: valid at that backend only", async () => {
+      const A = "http://gpu-a.internal:8188";
+      const B = "http://gpu-b.internal:8188";
+      const headers = await sign({ audience: `${A}/` });
+      expect(headers[HMAC_HEADERS.audience]).toBe(A);
+      expect(await verify(headers, { audiences: [A] })).toEqual({ ok: true });
+      expect(await verify(headers, { audiences: [B] })).toEqual({ ok: false, reason: "wrong_audience" });
+      // Claiming B in the header does not help: the signature covers the audience.
+      expect(await verify({ ...headers, [HMAC_HEADERS.audience]: B }, { audiences: [B] })).toEqual({
+        ok: false,
+        reason: "bad_signature",
+      });
+      // Nor does dropping it: a verifier that knows its audience requires one.
+      const { [HMAC_HEADERS.audience]: _a, ...bare } = headers;
+      expect(await verify(bare, { audiences: [A] })).toEqual({ ok: false, reason: "wrong_audience" });
+      expect(await verify(bare)).toEqual({ ok: false, reason: "bad_signature" });
+      // An audience-less signature is still the fixed vector's (verifiers without GPU_AUDIENCE accept it).
+      expect(await verify(await sign())).toEqual({ ok: true });
+      expect(await verify(await sign(), { audiences: [A] })).toEqual({ ok: false, reason: "wrong_audience" });
+    });
+
+    it("refuses a signature made before the verifier's process started", async () => {
+      const headers = await sign();
+      expect(await verify(headers, { notBeforeMs: NOW + 1 })).toEqual({
+        ok: false,
+        reason: "signed_before_start",
+      });
+      expect(await verify(headers, { notBeforeMs: NOW })).toEqual({ ok: true });
+    });
+
     it("does not record nonces of forged requests", async () => {
       const nonces = storeAtNow();
       const headers = await sign({ nonce: "n-1" });
