@@ -22,6 +22,7 @@ export default defineConfig({
         bindings: {
           GPU_BACKENDS: "http://gpu-a.test,http://gpu-b.test",
           GPU_HMAC_SECRET: "test-hmac-secret",
+          CACHE_KEY_SECRET: "test-cache-key-secret",
           // Unset (a local .dev.vars may name one): the edge sends no Authorization header to the backends.
           GPU_BACKEND_TOKEN: "",
           ADMIN_TOKEN: "test-admin-token",

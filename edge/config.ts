@@ -10,6 +10,8 @@ const intVar = (fallback: number, min = 0) => z.coerce.number().int().min(min).c
 const configSchema = z.object({
   gpuBackends: z.array(z.url()),
   gpuHmacSecret: z.string(),
+  /** Keys cache keys (edge/privacy/cache-secret.ts); empty = derived from GPU_HMAC_SECRET. */
+  cacheKeySecret: z.string(),
   /** Optional bearer token for the GPU host's own gate (RunPod API key); empty = no Authorization header. */
   gpuBackendToken: z.string(),
   modelId: z.string().min(1),
@@ -38,6 +40,7 @@ export type ConfigSource = Pick<
   Env,
   | "GPU_BACKENDS"
   | "GPU_HMAC_SECRET"
+  | "CACHE_KEY_SECRET"
   | "MODEL_ID"
   | "MODEL_REVISION"
   | "MODEL_CREATED"
@@ -65,6 +68,7 @@ export function readConfig(env: ConfigSource): EdgeConfig {
       .map((s) => s.trim().replace(/\/+$/, ""))
       .filter(Boolean),
     gpuHmacSecret: env.GPU_HMAC_SECRET ?? "",
+    cacheKeySecret: String(env.CACHE_KEY_SECRET ?? ""),
     gpuBackendToken: String(env.GPU_BACKEND_TOKEN ?? "").trim(),
     modelId: env.MODEL_ID,
     modelRevision: env.MODEL_REVISION,

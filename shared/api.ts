@@ -59,6 +59,14 @@ export const generationRequestSchema = z
     steps: z.number().int().min(1).max(50).default(DEFAULT_STEPS),
     guidance_scale: z.number().min(0).max(20).default(DEFAULT_GUIDANCE_SCALE),
     negative_prompt: z.string().max(MAX_PROMPT_CHARS).default(""),
+    embed_metadata: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          "Embed the prompt and generation parameters in the image file (EXIF ImageDescription). Off by default: " +
+          "image bytes carry no prompt unless asked for.",
+      }),
   })
   .meta({
     id: "ImageGenerationRequest",

@@ -78,6 +78,12 @@ async function stringToSign(
   return audience === null ? base : `zi-hmac-v2\n${audience}\n${base}`;
 }
 
+/** Hex HMAC-SHA256 of a UTF-8 message (used for the keyed cache key, shared/private-cache-key.ts). */
+export async function hmacSha256Hex(secret: string, message: string): Promise<string> {
+  const key = await importKey(secret);
+  return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+}
+
 function randomNonce(): string {
   return toHex(crypto.getRandomValues(new Uint8Array(16)));
 }

@@ -33,6 +33,8 @@ export const inferRequestSchema = z.object({
   seed: z.number().int().min(0).max(MAX_SEED),
   output_format: z.enum(OUTPUT_FORMATS),
   quality: z.number().int().min(1).max(100).optional(),
+  /** Embed prompt and parameters in the image's EXIF (opt-in; absent or false: none, only the model name). */
+  embed_metadata: z.boolean().optional(),
   /** Absolute Unix epoch ms; the GPU drops the request if it is still queued after it. */
   deadline_ms: z.number().int().optional(),
 });

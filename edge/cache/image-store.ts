@@ -18,16 +18,14 @@ export interface ImageMetadata extends CanonicalImageRequest {
   requestId: string;
 }
 
-/** R2 allows 2 KB of custom metadata per object, so prompts are cut to 200 characters (<= 800 bytes of
- * UTF-8 each) to keep every put valid; the cacheKey, not the metadata, identifies the input. */
-const MAX_PROMPT_METADATA = 200;
-
+/** The generation parameters, without the prompts: a customer's prompt is not kept beside the image (the keyed
+ * cacheKey identifies the input; docs/privacy.md). */
 export function toCustomMetadata(meta: ImageMetadata): Record<string, string> {
   return {
     cacheKeyVersion: meta.cacheKeyVersion,
     modelRevision: meta.modelRevision,
-    prompt: meta.prompt.slice(0, MAX_PROMPT_METADATA),
-    negativePrompt: meta.negativePrompt.slice(0, MAX_PROMPT_METADATA),
+    promptChars: String(meta.prompt.length),
+    negativePromptChars: String(meta.negativePrompt.length),
     width: String(meta.width),
     height: String(meta.height),
     steps: String(meta.steps),

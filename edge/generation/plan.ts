@@ -4,12 +4,14 @@
  */
 import type { GenerationRequest } from "../../shared/api";
 import { parseSize, RANDOM_SEED } from "../../shared/api";
-import { cacheKey, normalizeText } from "../../shared/cache-key";
+import { normalizeText } from "../../shared/cache-key";
+import { privateCacheKey } from "../../shared/private-cache-key";
 import { MAX_SEED } from "../../shared/protocol";
 import { deriveSeed, randomSeed } from "../../shared/seed";
 import type { EdgeConfig } from "../config";
 import { ApiError } from "../errors";
 import type { GenerationJob } from "../objects/generation";
+import { cacheKeySecret } from "../privacy/cache-secret";
 
 export interface PlannedImage {
   index: number;
@@ -74,15 +76,18 @@ export async function planGeneration(
     throw invalid(`seed + n - 1 must not exceed ${MAX_SEED}`, "seed", "seed_out_of_range");
   }
 
+  // Keyed with the server secret: the URL of an image cannot be computed from a guessed prompt (docs/privacy.md).
+  const keyOptions = { secret: await cacheKeySecret(config), embedMetadata: body.embed_metadata };
   const images = await Promise.all(
     Array.from({ length: body.n }, async (_, index): Promise<PlannedImage> => {
       const seed = baseSeed + index;
-      const key = await cacheKey({
+      const canonical = {
         modelRevision: config.modelRevision,
         ...params,
         seed,
         outputFormat: body.output_format,
-      });
+      };
+      const key = await privateCacheKey(canonical, keyOptions);
       return {
         index,
         cacheKey: key,
@@ -100,6 +105,7 @@ export async function planGeneration(
             guidance_scale: body.guidance_scale,
             seed,
             output_format: body.output_format,
+            embed_metadata: body.embed_metadata,
           },
         },
       };

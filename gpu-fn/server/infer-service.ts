@@ -73,17 +73,20 @@ export class InferService {
       format: req.output_format,
       quality: req.quality,
       software: `${this.#o.model.name} ${this.#o.model.revision}`,
-      parameters: {
-        prompt: req.prompt,
-        negative_prompt: cfg ? req.negative_prompt : "",
-        width: req.width,
-        height: req.height,
-        steps: req.steps,
-        guidance_scale: req.guidance_scale,
-        seed: req.seed,
-        model: this.#o.model.name,
-        revision: this.#o.model.revision,
-      },
+      // The prompt is the customer's: in the file only when the request opted in (embed_metadata).
+      parameters: req.embed_metadata
+        ? {
+            prompt: req.prompt,
+            negative_prompt: cfg ? req.negative_prompt : "",
+            width: req.width,
+            height: req.height,
+            steps: req.steps,
+            guidance_scale: req.guidance_scale,
+            seed: req.seed,
+            model: this.#o.model.name,
+            revision: this.#o.model.revision,
+          }
+        : undefined,
     });
     const imageEncodeMs = performance.now() - tEnc;
 

@@ -10,7 +10,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 /** Keys of .dev.vars.example whose values are secrets: generated, never printed. */
-export const SECRET_KEYS = ["GPU_HMAC_SECRET", "ADMIN_TOKEN", "UPSTASH_REDIS_REST_TOKEN"] as const;
+export const SECRET_KEYS = [
+  "GPU_HMAC_SECRET",
+  "CACHE_KEY_SECRET",
+  "ADMIN_TOKEN",
+  "UPSTASH_REDIS_REST_TOKEN",
+] as const;
 
 export type Vars = Record<string, string>;
 
@@ -57,10 +62,25 @@ export function generateSecret(): string {
 
 /**
  * Creates `devVarsPath` from `examplePath` if it does not exist, replacing every secret with a generated one.
- * Returns true when it wrote the file.
+ * An existing file that lacks a secret added since it was written (e.g. CACHE_KEY_SECRET) gets a generated
+ * value appended; nothing else in it changes. Returns true when it wrote the file.
  */
 export function ensureDevVars(devVarsPath: string, examplePath: string): boolean {
-  if (existsSync(devVarsPath)) return false;
+  if (existsSync(devVarsPath)) {
+    const present = parseVars(readFileSync(devVarsPath, "utf8"));
+    const missing = SECRET_KEYS.filter((key) => !present[key]);
+    if (missing.length === 0) return false;
+    const added: Vars = Object.fromEntries(missing.map((key) => [key, generateSecret()]));
+    const text = readFileSync(devVarsPath, "utf8");
+    writeFileSync(
+      devVarsPath,
+      `${text.endsWith("\n") || text === "" ? text : `${text}\n`}${formatVars(added)}`,
+      {
+        mode: 0o600,
+      },
+    );
+    return true;
+  }
   const example = parseVars(readFileSync(examplePath, "utf8"));
   for (const key of SECRET_KEYS) example[key] = generateSecret();
   writeFileSync(

@@ -10,7 +10,7 @@ import OpenAI from "openai";
 import type { PlanInput } from "../../infra/dev/admin-client";
 import { generateSecret } from "../../infra/dev/dev-vars";
 import { type Stack, startStack } from "../../infra/dev/start-stack";
-import { cacheKey } from "../../shared/cache-key";
+import { privateCacheKey } from "../../shared/private-cache-key";
 import type { OutputFormat } from "../../shared/protocol";
 
 /** Prices of the plan the tests' accounts use, so ledger amounts are known. */
@@ -26,6 +26,8 @@ export const E2E_PLAN: PlanInput = {
 
 export interface E2EStack extends Stack {
   hmacSecret: string;
+  /** CACHE_KEY_SECRET of the edge (image URLs are keyed with it). */
+  cacheKeySecret: string;
   logFile: string;
   /** A new account on `planId` (default: the E2E plan) and its key. */
   newAccount(planId?: string): Promise<{ accountId: string; apiKey: string }>;
@@ -65,18 +67,21 @@ export function sumMetric(text: string, name: string): number {
   return sum;
 }
 
-export async function startE2EStack(): Promise<E2EStack> {
+export async function startE2EStack(options: { vars?: Record<string, string> } = {}): Promise<E2EStack> {
   const hmacSecret = generateSecret();
+  const cacheKeySecret = generateSecret();
   const logFile = join(tmpdir(), `zimage-e2e-${process.pid}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
   console.info(`e2e stack log: ${logFile}`);
   const stack = await startStack({
     vars: {
       GPU_HMAC_SECRET: hmacSecret,
+      CACHE_KEY_SECRET: cacheKeySecret,
       ADMIN_TOKEN: generateSecret(),
       UPSTASH_REDIS_REST_TOKEN: generateSecret(),
       // One local backend: after it is killed, the next request must not wait out a long breaker cooldown.
       GPU_BREAKER_COOLDOWN_MS: "500",
+      ...options.vars,
     },
     // A small warm-up keeps start-up short on slow CPUs.
     gpuEnv: { WARMUP_SIZE: "64" },
@@ -87,6 +92,7 @@ export async function startE2EStack(): Promise<E2EStack> {
   const stop = stack.stop;
   return Object.assign(stack, {
     hmacSecret,
+    cacheKeySecret,
     logFile,
     async newAccount(planId = "e2e") {
       const account = await stack.admin.createAccount(`e2e ${planId}`, planId);
@@ -108,17 +114,20 @@ export async function startE2EStack(): Promise<E2EStack> {
       return ((await response.json()) as { total: UsageTotals }).total;
     },
     cacheKeyOf(request: ImageParams) {
-      return cacheKey({
-        modelRevision: stack.modelRevision,
-        prompt: request.prompt,
-        negativePrompt: "",
-        width: request.width,
-        height: request.height,
-        steps: request.steps ?? 8,
-        guidanceScale: 0,
-        seed: request.seed,
-        outputFormat: request.outputFormat ?? "png",
-      });
+      return privateCacheKey(
+        {
+          modelRevision: stack.modelRevision,
+          prompt: request.prompt,
+          negativePrompt: "",
+          width: request.width,
+          height: request.height,
+          steps: request.steps ?? 8,
+          guidanceScale: 0,
+          seed: request.seed,
+          outputFormat: request.outputFormat ?? "png",
+        },
+        { secret: cacheKeySecret },
+      );
     },
     stop: async () => {
       await stop();

@@ -1,8 +1,9 @@
 /** Helpers for driving the edge worker through SELF in tests. */
 import { env, SELF } from "cloudflare:test";
 import type { GenerationRequestInput, GenerationResponse } from "../../../shared/api";
-import { type CanonicalImageRequest, cacheKey } from "../../../shared/cache-key";
+import type { CanonicalImageRequest } from "../../../shared/cache-key";
 import type { ErrorEnvelope } from "../../../shared/errors";
+import { privateCacheKey } from "../../../shared/private-cache-key";
 
 export const ORIGIN = "http://edge.test";
 export const BACKEND_A = "gpu-a.test";
@@ -48,5 +49,5 @@ export function testImageRequest(prompt: string, seed: number): CanonicalImageRe
 
 /** The cacheKey the edge gives `{ prompt, size: "64x64", seed }`. */
 export function testCacheKey(prompt: string, seed: number): Promise<string> {
-  return cacheKey(testImageRequest(prompt, seed));
+  return privateCacheKey(testImageRequest(prompt, seed), { secret: env.CACHE_KEY_SECRET });
 }

@@ -27,7 +27,7 @@ describe("local stack configuration (.dev.vars)", () => {
     const target = join(dir, ".dev.vars");
     writeFileSync(
       example,
-      "GPU_HMAC_SECRET=change-me\nADMIN_TOKEN=change-me\nUPSTASH_REDIS_REST_URL=http://127.0.0.1:8079\nUPSTASH_REDIS_REST_TOKEN=change-me\n",
+      "GPU_HMAC_SECRET=change-me\nCACHE_KEY_SECRET=change-me\nADMIN_TOKEN=change-me\nUPSTASH_REDIS_REST_URL=http://127.0.0.1:8079\nUPSTASH_REDIS_REST_TOKEN=change-me\n",
     );
     expect(ensureDevVars(target, example)).toBe(true);
     const first = parseVars(readFileSync(target, "utf8"));
@@ -38,6 +38,16 @@ describe("local stack configuration (.dev.vars)", () => {
 
     expect(ensureDevVars(target, example)).toBe(false);
     expect(parseVars(readFileSync(target, "utf8"))).toEqual(first);
+  });
+
+  it("adds a generated value for a secret an older .dev.vars lacks, keeping the rest", () => {
+    const target = join(dir, ".dev.vars");
+    writeFileSync(target, "GPU_HMAC_SECRET=kept-1\nADMIN_TOKEN=kept-2\nUPSTASH_REDIS_REST_TOKEN=kept-3\nX=y");
+    expect(ensureDevVars(target, join(dir, "unused.example"))).toBe(true);
+    const vars = parseVars(readFileSync(target, "utf8"));
+    expect(vars).toMatchObject({ GPU_HMAC_SECRET: "kept-1", ADMIN_TOKEN: "kept-2", X: "y" });
+    expect(vars.CACHE_KEY_SECRET).toMatch(/^[\w-]{32}$/);
+    expect(ensureDevVars(target, join(dir, "unused.example"))).toBe(false);
   });
 
   it("lets the environment override keys the file names", () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type CanonicalImageRequest, cacheKey, canonicalString } from "../../../shared/cache-key";
+import { privateCacheKey } from "../../../shared/private-cache-key";
 import { deriveSeed, randomSeed } from "../../../shared/seed";
 
 const base: CanonicalImageRequest = {
@@ -86,6 +87,27 @@ export function cacheKeyCases(): void {
       const one = await cacheKey({ ...base, prompt: "a b", negativePrompt: "c" });
       const two = await cacheKey({ ...base, prompt: "a", negativePrompt: "b c" });
       expect(one).not.toBe(two);
+    });
+  });
+
+  describe("privateCacheKey (keyed with the server secret)", () => {
+    // Computed independently with node:crypto createHmac("sha256", secret) over the canonical string.
+    it("matches its fixed vectors and differs from the plain hash", async () => {
+      const secret = "vector-cache-secret";
+      expect(await privateCacheKey(base, { secret })).toBe(
+        "51d981f942cadb0383a7eee56cb4ae210020ffb69bd8cebbc5f3ad5a1258e1fd",
+      );
+      expect(await privateCacheKey(base, { secret, embedMetadata: true })).toBe(
+        "89abae77c6277f900c8165e5e179cb10f30fe76bcc8c911e1d3fefb1b51f72f8",
+      );
+      expect(await privateCacheKey(base, { secret })).not.toBe(CACHE_KEY_VECTORS[0].key);
+      expect(await privateCacheKey(base, { secret: "another-secret" })).not.toBe(
+        await privateCacheKey(base, { secret }),
+      );
+    });
+
+    it("refuses an empty secret (that would be a guessable key)", async () => {
+      await expect(privateCacheKey(base, { secret: "" })).rejects.toThrow(/empty secret/);
     });
   });
 

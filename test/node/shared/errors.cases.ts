@@ -27,6 +27,7 @@ export function errorCases(): void {
         steps: 8,
         guidance_scale: 0,
         negative_prompt: "",
+        embed_metadata: false,
       });
       expect(parseSize("768x1344")).toEqual({ width: 768, height: 1344 });
       expect(parseSize("768*1344")).toBeNull();
