@@ -62,6 +62,14 @@ export interface GpuFunctionControl {
   running(): boolean;
 }
 
+/** The stack's redis-server, for fault tests: `signal("SIGSTOP")` hangs it, `kill()` + `start()` restarts it. */
+export interface RedisControl {
+  signal(signal: NodeJS.Signals): void;
+  kill(): Promise<void>;
+  /** Starts it again on the same port (empty: no persistence); the bridge reconnects on its own. */
+  start(): Promise<void>;
+}
+
 export interface Stack {
   urls: { edge: string; gpu: string; bridge: string };
   apiKey: string;
@@ -71,6 +79,7 @@ export interface Stack {
   modelRevision: string;
   stateDir: string;
   gpu: GpuFunctionControl;
+  redis: RedisControl;
   /** Stops every process it started, edge first; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -141,12 +150,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     cleanups.push(async () => removeSecrets());
 
     // 1. Redis and the Upstash-REST bridge in front of it.
-    const redis: LocalRedis = await startLocalRedis({
-      port: redisPort,
-      cwd: stateDir,
-      binary: options.redisServer,
-      onLine: log("redis"),
-    });
+    const startRedis = () =>
+      startLocalRedis({ port: redisPort, cwd: stateDir, binary: options.redisServer, onLine: log("redis") });
+    let redis: LocalRedis = await startRedis();
     cleanups.push(() => redis.process.stop());
     const bridge: BridgeHandle = await startBridge({
       redisUrl: redis.url,
@@ -255,6 +261,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         },
         start: startGpu,
         running: () => gpuProcess?.running() ?? false,
+      },
+      redis: {
+        signal: (signal) => redis.process.signal(signal),
+        kill: async () => {
+          redis.process.signal("SIGKILL");
+          await redis.process.exited;
+        },
+        start: async () => {
+          redis = await startRedis();
+        },
       },
       stop: () => {
         stopped ??= stopAll();
