@@ -125,6 +125,7 @@ export async function startE2EStack(options: { vars?: Record<string, string> } =
           guidanceScale: 0,
           seed: request.seed,
           outputFormat: request.outputFormat ?? "png",
+          outputQuality: request.outputFormat === undefined || request.outputFormat === "png" ? null : 100,
         },
         { secret: cacheKeySecret },
       );

@@ -104,6 +104,7 @@ describe("a guessed prompt reveals nothing", () => {
       guidanceScale: 0,
       seed: 11,
       outputFormat: "png",
+      outputQuality: null,
     });
     expect(url).not.toContain(plain);
     expect(url).toBe(
