@@ -45,7 +45,7 @@ export default defineConfig({
     }),
   ],
   test: {
-    include: ["test/edge/**/*.test.ts"],
+    include: ["test/edge/**/*.test.ts", "test/reliability/**/*.edge.test.ts"],
     globalSetup: ["./infra/upstash-bridge/vitest-global-setup.ts"],
     setupFiles: ["./test/edge/accounts/apply-migrations.ts"],
     testTimeout: 30_000,

@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/node/**/*.test.ts", "test/reliability/**/*.test.ts", "test/e2e/**/*.test.ts"],
+    // test/reliability/*.edge.test.ts run in workerd (vitest.edge.config.ts).
+    exclude: ["**/node_modules/**", "test/reliability/**/*.edge.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: "forks",
