@@ -3,15 +3,18 @@
  * A fixed mix per round of 10: 6 cached generations (url), 1 cached generation (b64_json), 2 image GETs, 1 GET
  * /v1/models, across 50 prompts (all generated once first, so the GPU function is not the subject). Samples
  * the RSS of the stack's workerd process(es) (found by ancestry from this process) every 1,000 requests and
- * prints the samples with the growth from the first sample after warm-up.
+ * prints the samples with the growth from the first sample after warm-up. A fourth argument runs one kind of
+ * request only (`cached-post`, `image-get`, `models`), to tell which path grows.
  */
 import { execFileSync } from "node:child_process";
 import { startE2EStack } from "../e2e/fixture";
 
 const total = Number(process.argv[2] ?? 10_000);
 const concurrency = Number(process.argv[3] ?? 8);
+/** `mix` (default), or one kind only to tell which path grows: `cached-post`, `image-get`, `models`. */
+const mix = process.argv[4] ?? "mix";
 
-/** RSS (KiB) of every workerd process descending from this one. */
+/** RSS (KiB) of every workerd process descending from this one (WORKERD_RSS_DETAIL=1: per process, stderr). */
 function workerdRssKiB(): number {
   const rows = execFileSync("ps", ["-eo", "pid=,ppid=,rss=,comm="], { encoding: "utf8" })
     .trim()
@@ -24,7 +27,10 @@ function workerdRssKiB(): number {
       if (p === process.pid) return true;
     return false;
   };
-  return rows.filter((r) => r.comm === "workerd" && descends(r.pid)).reduce((sum, r) => sum + r.rss, 0);
+  const ours = rows.filter((r) => r.comm === "workerd" && descends(r.pid));
+  if (process.env.WORKERD_RSS_DETAIL)
+    console.error(`workerd rss KiB: ${ours.map((r) => `${r.pid}=${r.rss}`).join(" ")}`);
+  return ours.reduce((sum, r) => sum + r.rss, 0);
 }
 
 const stack = await startE2EStack();
@@ -53,7 +59,7 @@ try {
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
         const i = next++;
-        const slot = i % 10;
+        const slot = mix === "cached-post" ? 0 : mix === "image-get" ? 7 : mix === "models" ? 9 : i % 10;
         const prompt = prompts[i % prompts.length];
         let response: Response;
         if (slot < 7) {
@@ -86,6 +92,7 @@ try {
     JSON.stringify({
       requests: total,
       concurrency,
+      mix,
       seconds: Math.round(seconds),
       rps: Math.round(total / seconds),
       statuses,

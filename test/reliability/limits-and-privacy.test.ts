@@ -4,6 +4,7 @@
  * traffic on a freshly started stack: a cold isolate with cold connections (where the limiter used to fail open).
  * Figures (latencies, admitted counts) are measured by test/bench/rate-limit-burst.ts, not asserted here.
  */
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlanInput } from "../../infra/dev/admin-client";
 import { cacheKey } from "../../shared/cache-key";
@@ -131,6 +132,49 @@ describe("a guessed prompt reveals nothing", () => {
     expect(optedUrl).not.toBe(url);
     const optedBytes = Buffer.from(await (await fetch(optedUrl)).arrayBuffer());
     expect(optedBytes.toString("latin1")).toContain(distinctive);
+  });
+});
+
+/** A request fetch() cannot send: GET or HEAD with a body (as Schemathesis sent it). */
+function rawRequest(method: string, path: string, body: string, apiKey: string) {
+  return new Promise<{ status: number; allow?: string; body: string }>((resolve, reject) => {
+    const req = httpRequest(`${stack.urls.edge}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${apiKey}`,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+      },
+    });
+    req.on("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        text += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("wrong methods through the real HTTP front end", () => {
+  it("GET and HEAD with a JSON body answer 405 (not 500), and cost no request", async () => {
+    await stack.admin.putPlan("rpm-1", { ...E2E_PLAN, name: "rpm 1", requests_per_minute: 1 });
+    const { apiKey } = await stack.newAccount("rpm-1");
+    const body = JSON.stringify({ prompt: "a wrong method", size: "64x64" });
+    for (const method of ["GET", "HEAD", "PUT", "DELETE"]) {
+      const res = await rawRequest(method, "/v1/images/generations", body, apiKey);
+      expect(res.status, method).toBe(405);
+      expect(res.allow).toBe("POST");
+      if (method !== "HEAD") {
+        expect(JSON.parse(res.body)).toMatchObject({ error: { code: "method_not_allowed" } });
+      }
+    }
+    expect(
+      (await post(apiKey, { prompt: `after wrong methods ${crypto.randomUUID()}`, size: "64x64" })).status,
+    ).toBe(200);
   });
 });
 
