@@ -63,8 +63,16 @@ function tally(outcomes: Outcome[]): Record<string, number> {
 
 const BURST = 200;
 
+/** wrangler dev's own 503 when it reloads the Worker mid-request (its file watcher): not an answer of the API. */
+const DEV_RELOAD = /^503 not-json: Your worker restarted/;
+
 async function burst(plan: string, identical: boolean): Promise<Record<string, number>> {
   const { apiKey } = await stack.newAccount(plan);
+  // The sliding window weighs the previous minute: a burst straddling a minute boundary may admit one more
+  // (documented in docs/reliability.md). Start with >= 15 s left in the minute.
+  if (plan === "rpm-10" && Date.now() % 60_000 > 45_000) {
+    await new Promise((resolve) => setTimeout(resolve, 60_000 - (Date.now() % 60_000) + 100));
+  }
   const tag = crypto.randomUUID();
   const outcomes = await Promise.all(
     Array.from({ length: BURST }, (_, i) =>
@@ -81,7 +89,21 @@ describe("200 concurrent requests at a limit of 10, on a cold stack", () => {
     ["request limit, identical bodies", "rpm-10", true, "rate_limit_exceeded"],
     ["image quota, identical bodies", "quota-10", true, "daily_quota_exceeded"],
   ])("%s: exactly 10 admitted, 190 answered 429", async (_name, plan, identical, code) => {
-    expect(await burst(plan, identical)).toEqual({ "200": 10, [`429 ${code}`]: BURST - 10 });
+    const counts = await burst(plan, identical);
+    // On a machine where something touches the Worker's inputs, wrangler dev may reload it mid-burst and answer a
+    // few requests itself; their outcome is unknown. In CI (nothing else running) `lost` is 0 and this is exact.
+    const lost = Object.entries(counts)
+      .filter(([label]) => DEV_RELOAD.test(label))
+      .reduce((sum, [, n]) => sum + n, 0);
+    const admitted = counts["200"] ?? 0;
+    expect(
+      Object.keys(counts)
+        .filter((label) => !DEV_RELOAD.test(label))
+        .sort(),
+    ).toEqual(["200", `429 ${code}`]);
+    expect(admitted).toBeLessThanOrEqual(10);
+    expect(admitted + lost).toBeGreaterThanOrEqual(10);
+    expect(counts[`429 ${code}`]).toBe(BURST - admitted - lost);
   });
 });
 
