@@ -45,8 +45,7 @@ export function accountsExtension(): AppExtension {
       );
       app.use(USAGE_PATH, auth, requireScope("usage:read"), rateLimit);
       mountUsageRoutes(app);
-      // One pattern: Hono's "/v1/models/*" also matches "/v1/models"; registering both ran auth and the rate
-      // limit twice on GET /v1/models (two requests counted per call).
+      // "/v1/models/*" also matches "/v1/models" itself: one registration, so one count per request.
       app.use("/v1/models/*", auth, rateLimit);
     },
   };
