@@ -16,6 +16,7 @@ import { requestContext } from "./middleware/request-context";
 import { mountImageRoutes } from "./routes/images/router";
 import { mountModelRoutes } from "./routes/models/router";
 import { mountOpenApiRoute } from "./routes/openapi/router";
+import { mountPageRoutes } from "./routes/pages/router";
 import type { AppEnv } from "./types";
 import { validationHook } from "./validation";
 
@@ -66,5 +67,6 @@ export function createApp(options: CreateAppOptions = {}): EdgeApp {
   mountImageRoutes(app);
   mountModelRoutes(app);
   mountOpenApiRoute(app);
+  mountPageRoutes(app);
   return app;
 }
