@@ -20,6 +20,14 @@ export const SIZE_PRESETS = [
   ["256x256", "1:1 tiny"],
 ] as const;
 
+/** A die (inline SVG: no emoji font needed, nothing to load). */
+const DICE_ICON = html`<svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+  <rect x="3" y="3" width="18" height="18" rx="4" fill="none" stroke="currentColor" stroke-width="2" />
+  <circle cx="8" cy="8" r="1.6" fill="currentColor" /><circle cx="16" cy="8" r="1.6" fill="currentColor" />
+  <circle cx="12" cy="12" r="1.6" fill="currentColor" /><circle cx="8" cy="16" r="1.6" fill="currentColor" />
+  <circle cx="16" cy="16" r="1.6" fill="currentColor" />
+</svg>`;
+
 export function playgroundPage() {
   return page({
     title: "Playground · Z-Image API",
@@ -65,7 +73,7 @@ export function playgroundPage() {
               <div class="row">
                 <input id="seed" name="seed" type="number" min="0" step="1" inputmode="numeric"
                   placeholder="derived" aria-describedby="seed-help" />
-                <button type="button" id="dice" title="Random seed" aria-label="Random seed">🎲</button>
+                <button type="button" id="dice" title="Random seed" aria-label="Random seed">${DICE_ICON}</button>
               </div>
               <p id="seed-help" class="help">Empty: derived from the prompt (repeats hit the cache).</p>
             </div>
@@ -102,15 +110,17 @@ export function playgroundPage() {
           <div id="error" role="alert" hidden></div>
           <div id="previews" class="images" aria-label="Previews"></div>
           <div id="images" class="images"></div>
-          <details id="code" hidden>
-            <summary>This request as code</summary>
+          <div id="code" class="code" hidden>
             <div class="row">
               <button type="button" data-copy="curl">Copy as curl</button>
               <button type="button" data-copy="node">Copy as openai (Node)</button>
               <button type="button" data-copy="python">Copy as openai (Python)</button>
             </div>
-            <pre><code id="code-text"></code></pre>
-          </details>
+            <details>
+              <summary>Show the code</summary>
+              <pre><code id="code-text"></code></pre>
+            </details>
+          </div>
         </section>
       </div>
       <section class="panel" aria-labelledby="history-title">
