@@ -258,6 +258,111 @@ describe("/playground", () => {
   });
 });
 
+describe("/playground streaming (SSE consumer)", () => {
+  // The server does not stream yet: these tests document `stream` in /openapi.json and answer the one
+  // generation request with OpenAI-style server-sent events made of a real image from the stack, so the
+  // page's feature detection and event parsing are tested now; the rest of the page talks to the real stack.
+  async function streamingPage(events: string[]): Promise<{ page: Page; sent: Record<string, unknown>[] }> {
+    const { page } = await open(`/playground#key=${apiKey}`);
+    const sent: Record<string, unknown>[] = [];
+    await page.route(`${origin}/openapi.json`, async (route) => {
+      const res = await route.fetch();
+      const doc = await res.json();
+      doc.components.schemas.ImageGenerationRequest.properties.stream = { type: "boolean" };
+      await route.fulfill({ response: res, json: doc });
+    });
+    await page.route(`${origin}/v1/images/generations`, async (route) => {
+      sent.push(route.request().postDataJSON());
+      await route.fulfill({
+        status: 200,
+        headers: { "content-type": "text/event-stream", "x-cache": "MISS", "x-usage-amount-micros": "1262" },
+        body: events.map((e) => `data: ${e}\n\n`).join(""),
+      });
+    });
+    await page.reload();
+    await page.waitForFunction(() => document.readyState === "complete");
+    // Count preview images as they appear (they are replaced by the final image at the end).
+    await page.evaluate(() => {
+      const w = window as unknown as { previewsSeen: number };
+      w.previewsSeen = 0;
+      const previews = document.getElementById("previews") as HTMLElement;
+      new MutationObserver((records) => {
+        for (const r of records)
+          w.previewsSeen += [...r.addedNodes].filter((n) => n.nodeName === "IMG").length;
+      }).observe(previews, { childList: true });
+    });
+    return { page, sent };
+  }
+
+  async function realImageB64(): Promise<string> {
+    const res = await fetch(`${origin}/v1/images/generations`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ prompt, size: "256x256", seed: 7 }),
+    });
+    const { data } = (await res.json()) as { data: { url: string }[] };
+    return Buffer.from(await (await fetch(data[0]?.url ?? "")).arrayBuffer()).toString("base64");
+  }
+
+  it("sends stream: true when documented, shows the partial previews, then the completed image", async () => {
+    const b64 = await realImageB64();
+    const base = {
+      size: "256x256",
+      quality: "auto",
+      background: "opaque",
+      output_format: "png",
+      created_at: 1,
+    };
+    const { page, sent } = await streamingPage([
+      JSON.stringify({
+        type: "image_generation.partial_image",
+        partial_image_index: 0,
+        b64_json: b64,
+        ...base,
+      }),
+      JSON.stringify({
+        type: "image_generation.partial_image",
+        partial_image_index: 1,
+        b64_json: b64,
+        ...base,
+      }),
+      JSON.stringify({
+        type: "image_generation.completed",
+        b64_json: b64,
+        ...base,
+        usage: { total_tokens: 0 },
+      }),
+      "[DONE]",
+    ]);
+    await fillPlayground(page, { prompt, size: "256x256", seed: 7 });
+    await page.getByRole("button", { name: "Generate" }).click();
+    const shown = await result(page);
+    expect(shown).toEqual({ width: 256, height: 256, cache: "MISS" });
+    expect(sent[0]).toMatchObject({ prompt, stream: true, partial_images: 2 });
+    await expect(
+      page.evaluate(() => (window as unknown as { previewsSeen: number }).previewsSeen),
+    ).resolves.toBe(2);
+  });
+
+  it("shows a mid-stream error event as the envelope says", async () => {
+    const { page } = await streamingPage([
+      JSON.stringify({
+        error: {
+          message: "No GPU backend could make the image",
+          type: "service_unavailable",
+          code: "gpu_unavailable",
+        },
+      }),
+    ]);
+    await fillPlayground(page, { prompt, size: "256x256", seed: 7 });
+    await page.getByRole("button", { name: "Generate" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    await expect(alert.textContent()).resolves.toContain("No GPU backend could make the image");
+    await expect(alert.textContent()).resolves.toContain("gpu_unavailable");
+  });
+});
+
 describe("phone width (375 px)", () => {
   for (const path of ["/", "/playground", "/docs"]) {
     it(`${path} has no horizontal scroll`, async () => {
