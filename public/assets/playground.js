@@ -21,6 +21,7 @@ const fields = {
   seed: $("seed"),
   n: $("n"),
   steps: $("steps"),
+  quality: $("quality"),
   guidance: $("guidance_scale"),
   format: $("output_format"),
 };
@@ -72,7 +73,8 @@ function readBody() {
     fields.size.value === "custom" ? `${fields.width.value}x${fields.height.value}` : fields.size.value;
   body.n = Number(fields.n.value);
   if (fields.seed.value !== "") body.seed = Number(fields.seed.value);
-  body.steps = Number(fields.steps.value);
+  if (fields.steps.value !== "") body.steps = Number(fields.steps.value);
+  if (fields.quality.value !== "auto") body.quality = fields.quality.value;
   body.guidance_scale = Number(fields.guidance.value);
   body.output_format = fields.format.value;
   body.response_format = "url";
@@ -88,7 +90,8 @@ function fillForm(body) {
   syncCustomSize();
   fields.seed.value = body.seed ?? "";
   fields.n.value = body.n ?? 1;
-  fields.steps.value = body.steps ?? 8;
+  fields.steps.value = body.steps ?? "";
+  fields.quality.value = body.quality ?? "auto";
   fields.guidance.value = body.guidance_scale ?? 0;
   fields.format.value = body.output_format ?? "png";
 }
@@ -100,13 +103,14 @@ function syncCustomSize() {
   fields.height.disabled = !custom;
 }
 
-// ---- streaming: used only when the server documents it, and only when it answers text/event-stream.
+// ---- streaming: used when /openapi.json documents a text/event-stream answer of the generations operation
+// (a `stream` field alone is not enough: a server may accept the field and refuse `true`), and only when the
+// server then answers text/event-stream. A 400 on `stream` turns it off for this page.
 async function detectStreaming() {
   try {
     const doc = await (await fetch("/openapi.json")).json();
-    let schema = doc.paths?.[ENDPOINT]?.post?.requestBody?.content?.["application/json"]?.schema;
-    if (schema?.$ref) schema = doc.components?.schemas?.[schema.$ref.split("/").pop()];
-    streaming = Boolean(schema?.properties?.stream);
+    const content = doc.paths?.[ENDPOINT]?.post?.responses?.["200"]?.content ?? {};
+    streaming = "text/event-stream" in content;
   } catch {
     streaming = false;
   }
@@ -142,7 +146,8 @@ async function readEventStream(res, onPartial) {
 // ---- progress
 function startProgress(body) {
   const started = performance.now();
-  const label = `${body.size}, ${body.n} image${body.n > 1 ? "s" : ""}, ${body.steps} steps`;
+  const steps = body.steps ?? (body.quality === "low" ? 4 : 8);
+  const label = `${body.size}, ${body.n} image${body.n > 1 ? "s" : ""}, ${steps} steps`;
   ui.progress.hidden = false;
   ui.progress.removeAttribute("value");
   const tick = () => {
@@ -306,7 +311,7 @@ function shellQuote(text) {
 function snippets(body) {
   const base = `${location.origin}/v1`;
   const json = JSON.stringify(body);
-  const openaiKeys = ["prompt", "n", "size", "response_format", "output_format"];
+  const openaiKeys = ["prompt", "n", "size", "quality", "response_format", "output_format"];
   const standard = openaiKeys.filter((k) => k in body).map((k) => `    ${k}=${JSON.stringify(body[k])},`);
   const extra = Object.fromEntries(Object.entries(body).filter(([k]) => !openaiKeys.includes(k)));
   return {
@@ -431,13 +436,24 @@ async function generate(body) {
   showCode(body);
   const stop = startProgress(body);
   const started = performance.now();
-  const send = streaming ? { ...body, stream: true, partial_images: PARTIAL_IMAGES } : body;
-  try {
-    const res = await fetch(ENDPOINT, {
+  const post = (stream) =>
+    fetch(ENDPOINT, {
       method: "POST",
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify(send),
+      body: JSON.stringify(stream ? { ...body, stream: true, partial_images: PARTIAL_IMAGES } : body),
     });
+  try {
+    let res = await post(streaming);
+    if (streaming && res.status === 400) {
+      const envelope = await res
+        .clone()
+        .json()
+        .catch(() => null);
+      if (envelope?.error?.param === "stream") {
+        streaming = false;
+        res = await post(false);
+      }
+    }
     if (!res.ok) {
       stop();
       ui.status.textContent = "";

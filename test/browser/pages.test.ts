@@ -144,9 +144,20 @@ describe("/playground", () => {
     expect(new URL(page.url()).hash).toBe("");
     await expect(page.getByLabel("API key").inputValue()).resolves.toBe(apiKey);
 
+    const sent = page.waitForRequest(`${origin}/v1/images/generations`);
     await fillPlayground(page, { prompt, size: "256x256", seed: 7 });
     await page.getByRole("button", { name: "Generate" }).click();
     await expect(page.locator("#status").textContent()).resolves.toMatch(/Generating 256x256/);
+    // This server documents no event-stream answer yet, so the page asks for plain JSON.
+    expect((await sent).postDataJSON()).toEqual({
+      prompt,
+      size: "256x256",
+      n: 1,
+      seed: 7,
+      guidance_scale: 0,
+      output_format: "png",
+      response_format: "url",
+    });
     const first = await result(page);
     expect(first).toEqual({ width: 256, height: 256, cache: "MISS" });
     const figure = page.locator("#images figure").first();
@@ -259,7 +270,7 @@ describe("/playground", () => {
 });
 
 describe("/playground streaming (SSE consumer)", () => {
-  // The server does not stream yet: these tests document `stream` in /openapi.json and answer the one
+  // The server does not stream yet: these tests document a text/event-stream answer in /openapi.json and answer the one
   // generation request with OpenAI-style server-sent events made of a real image from the stack, so the
   // page's feature detection and event parsing are tested now; the rest of the page talks to the real stack.
   async function streamingPage(events: string[]): Promise<{ page: Page; sent: Record<string, unknown>[] }> {
@@ -268,7 +279,9 @@ describe("/playground streaming (SSE consumer)", () => {
     await page.route(`${origin}/openapi.json`, async (route) => {
       const res = await route.fetch();
       const doc = await res.json();
-      doc.components.schemas.ImageGenerationRequest.properties.stream = { type: "boolean" };
+      doc.paths["/v1/images/generations"].post.responses["200"].content["text/event-stream"] = {
+        schema: { type: "string" },
+      };
       await route.fulfill({ response: res, json: doc });
     });
     await page.route(`${origin}/v1/images/generations`, async (route) => {
@@ -304,7 +317,7 @@ describe("/playground streaming (SSE consumer)", () => {
     return Buffer.from(await (await fetch(data[0]?.url ?? "")).arrayBuffer()).toString("base64");
   }
 
-  it("sends stream: true when documented, shows the partial previews, then the completed image", async () => {
+  it("sends stream: true when an event-stream answer is documented, shows the partial previews, then the completed image", async () => {
     const b64 = await realImageB64();
     const base = {
       size: "256x256",
@@ -382,14 +395,16 @@ describe("phone width (375 px)", () => {
       await screenshot(page, `phone${path === "/" ? "-home" : path.replaceAll("/", "-")}`);
     });
   }
+});
+
+describe("/", () => {
   it("/ links the playground and the docs", async () => {
     const { page } = await open("/");
     await page.getByRole("link", { name: "Playground" }).first().click();
-    await page.waitForURL(`${origin}/playground`);
-    await screenshot(page, "home-to-playground");
+    await page.waitForURL(`${origin}/playground`, { waitUntil: "commit" });
     const { page: home } = await open("/");
     await screenshot(home, "home", "home.png");
     await home.getByRole("link", { name: "API reference" }).first().click();
-    await home.waitForURL(`${origin}/docs`);
+    await home.waitForURL(`${origin}/docs`, { waitUntil: "commit" });
   });
 });

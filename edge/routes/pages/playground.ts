@@ -79,12 +79,22 @@ export function playgroundPage() {
             </div>
             <div class="field">
               <label for="n">Images (n)</label>
-              <input id="n" name="n" type="number" min="1" max="4" step="1" value="1" />
+              <input id="n" name="n" type="number" min="1" max="10" step="1" value="1" />
+            </div>
+            <div class="field">
+              <label for="quality">Quality</label>
+              <select id="quality" name="quality" aria-describedby="quality-help">
+                <option value="auto">auto (8 steps)</option>
+                <option value="low">low (4 steps)</option>
+                <option value="high">high (8 steps)</option>
+              </select>
             </div>
             <div class="field">
               <label for="steps">Steps</label>
-              <input id="steps" name="steps" type="number" min="1" max="50" step="1" value="8" />
+              <input id="steps" name="steps" type="number" min="1" max="50" step="1" placeholder="from quality"
+                aria-describedby="quality-help" />
             </div>
+            <p id="quality-help" class="help span2">Steps, when set, win over quality.</p>
             <div class="field">
               <label for="guidance_scale">Guidance</label>
               <input id="guidance_scale" name="guidance_scale" type="number" min="0" max="20" step="0.5" value="0" />
