@@ -22,6 +22,7 @@ export async function screenshot(page: Page, name: string, docsName?: string): P
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
   if (docsName && process.env.UPDATE_DOCS_SCREENSHOTS === "1") {
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(REPO_ROOT, "docs", docsName), fullPage: false });
   }
 }

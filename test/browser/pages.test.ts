@@ -23,8 +23,8 @@ let origin: string;
 /** Key of an account on the E2E plan (1 megapixel, no practical rate limit). */
 let apiKey: string;
 const contexts: BrowserContext[] = [];
-/** One prompt per run, so the first generation is a cache miss. */
-const prompt = `a lighthouse at dawn, watercolor (browser test ${Date.now()})`;
+/** The stack starts with empty state (a fresh R2), so its first generation is a cache miss. */
+const prompt = "a lighthouse at dawn, watercolor";
 
 beforeAll(async () => {
   stack = await startE2EStack();
@@ -406,5 +406,24 @@ describe("/", () => {
     await screenshot(home, "home", "home.png");
     await home.getByRole("link", { name: "API reference" }).first().click();
     await home.waitForURL(`${origin}/docs`, { waitUntil: "commit" });
+  });
+});
+
+// Last: it kills the GPU function, which the tests above need.
+describe("/playground with the GPU function down", () => {
+  it("shows the 503 envelope and counts its Retry-After down", async () => {
+    await stack.gpu.kill();
+    const { page } = await open(`/playground#key=${apiKey}`);
+    await fillPlayground(page, { prompt: `${prompt} while the GPU is down`, size: "256x256", seed: 3 });
+    await page.getByRole("button", { name: "Generate" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    await expect(alert.textContent()).resolves.toMatch(/503: The service is busy or unavailable/);
+    await expect(alert.textContent()).resolves.toContain("service_unavailable");
+    // The local stack's breaker cooldown is short (Retry-After: 1), so the countdown may already be over.
+    await expect(page.locator("[data-retry]").textContent()).resolves.toMatch(
+      /^(Retry in \d+ s|You can retry now\.)$/,
+    );
+    await screenshot(page, "playground-503");
   });
 });
