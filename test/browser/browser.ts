@@ -17,12 +17,25 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args });
 }
 
-/** Saves a full-page screenshot under test-results/browser/, and as docs/<docsName> when asked to. */
-export async function screenshot(page: Page, name: string, docsName?: string): Promise<void> {
+/**
+ * Saves a full-page screenshot under test-results/browser/, and as docs/<docsName> when asked to: one viewport,
+ * from the top of the page or from the element `docsFrom` names.
+ */
+export async function screenshot(
+  page: Page,
+  name: string,
+  docsName?: string,
+  docsFrom?: string,
+): Promise<void> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
   if (docsName && process.env.UPDATE_DOCS_SCREENSHOTS === "1") {
-    await page.evaluate(() => window.scrollTo(0, 0));
+    if (docsFrom)
+      await page
+        .locator(docsFrom)
+        .first()
+        .evaluate((el) => el.scrollIntoView());
+    else await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(REPO_ROOT, "docs", docsName), fullPage: false });
   }
 }

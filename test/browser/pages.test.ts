@@ -115,15 +115,17 @@ describe("/docs", () => {
       `${origin}/v1/images/generations`,
     );
     await expect(page.locator(".auth-wrapper .authorize").count()).resolves.toBe(1);
-    await screenshot(page, "docs", "docs-page.png");
+    await screenshot(page, "docs", "docs-page.png", "#swagger-ui");
     expect(foreign).toEqual([]);
   });
 
   it("'Try it out' sends the pasted key to this server and shows the answer", async () => {
     const { page } = await open("/docs");
     await page.locator(".auth-wrapper .authorize").click();
-    await page.locator(".modal-ux input").fill(apiKey);
-    await page.locator(".modal-ux button.authorize").click();
+    // One form per documented scheme (apiKey, adminToken): fill the API key's.
+    const scheme = page.locator(".modal-ux .auth-container", { hasText: "apiKey" });
+    await scheme.locator("input").fill(apiKey);
+    await scheme.locator("button.authorize").click();
     await page.locator(".modal-ux button.close-modal").click();
     const models = page.locator(".opblock-get", { has: page.locator('[data-path="/v1/models"]') });
     await models.locator(".opblock-summary").click();

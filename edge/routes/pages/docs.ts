@@ -25,6 +25,7 @@ const swaggerAssets = SwaggerUI({
 /** Guides in docs/ (the build step serves them as text under /guides/; see infra/build/vendor-assets.mjs). */
 const GUIDES = [
   ["api", "API guide: parameters, errors, caching, seeds, keys, limits, billing, idempotency"],
+  ["openai-compatibility", "OpenAI compatibility: every OpenAI parameter and header as this API honours it"],
   ["configuration", "Configuration: vars, bindings, secrets"],
   ["architecture", "Architecture: the request path, the edge -> GPU protocol"],
   ["operations", "Operations: local stack, tests, deploy"],
