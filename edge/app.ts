@@ -17,6 +17,7 @@ import { mountOpenApiDocument } from "./openapi/document";
 import { mountHealthRoutes } from "./routes/health/router";
 import { mountImageRoutes } from "./routes/images/router";
 import { mountModelRoutes } from "./routes/models/router";
+import { mountPageRoutes } from "./routes/pages/router";
 import type { AppEnv } from "./types";
 import { validationHook } from "./validation";
 
@@ -53,5 +54,6 @@ export function createApp(options: CreateAppOptions = {}): EdgeApp {
   mountImageRoutes(app);
   mountModelRoutes(app);
   mountOpenApiDocument(app);
+  mountPageRoutes(app);
   return app;
 }

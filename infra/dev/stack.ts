@@ -5,6 +5,9 @@
  * (models/tiny), STATE_DIR (.wrangler/state), REDIS_SERVER, QUIET=1 (only errors from the pieces), plus every
  * key of .dev.vars.
  *
+ * The playground link carries the dev key in its URL fragment, which the browser keeps to itself (it is never
+ * sent to a server); the page moves it into local storage. Production never prints or serves a key.
+ *
  * @module
  */
 import { createServer } from "node:net";
@@ -82,6 +85,9 @@ Z-Image API (local stack) is ready.
   GPU fn     ${stack.urls.gpu}        (CPU execution provider, model revision ${stack.modelRevision})
   API key    ${stack.apiKey}
   State      ${stack.stateDir}
+
+  Playground ${stack.urls.edge}/playground#key=${stack.apiKey}
+  API docs   ${stack.urls.edge}/docs
 
 Try it:
 

@@ -169,7 +169,8 @@ describe("transport-level bad input", () => {
 
   it("unknown route -> 404 in the envelope", async () => {
     for (const path of [
-      "/",
+      // "/" is the home page now (edge/routes/pages); any other unknown path is still a 404.
+      "/nope",
       "/v2/images/generations",
       "/v1/images/not-a-key.png",
       `/v1/images/${"a".repeat(64)}.gif`,

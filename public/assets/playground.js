@@ -1,0 +1,505 @@
+// /playground: builds an images request from the form, sends it to this origin with the key kept in this
+// browser, and shows progress, the images (seed, size, cache status, latency, price), errors as the API's
+// envelope says, copy-as-code, and a local history. Plain browser JavaScript, no dependencies.
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORE = "zi.playground.key";
+const HISTORY_STORE = "zi.playground.history";
+const HISTORY_MAX = 30;
+/** Previews asked for when the server streams (OpenAI's `partial_images`, 0-3). */
+const PARTIAL_IMAGES = 2;
+const ENDPOINT = "/v1/images/generations";
+
+const form = $("gen");
+const fields = {
+  key: $("key"),
+  prompt: $("prompt"),
+  negative: $("negative_prompt"),
+  size: $("size"),
+  width: $("width"),
+  height: $("height"),
+  seed: $("seed"),
+  n: $("n"),
+  steps: $("steps"),
+  quality: $("quality"),
+  guidance: $("guidance_scale"),
+  format: $("output_format"),
+};
+const ui = {
+  generate: $("generate"),
+  again: $("again"),
+  status: $("status"),
+  progress: $("progress"),
+  error: $("error"),
+  previews: $("previews"),
+  images: $("images"),
+  code: $("code"),
+  codeText: $("code-text"),
+  history: $("history"),
+};
+
+let lastBody = null;
+let busy = false;
+let retryTimer = 0;
+/** While a Retry-After countdown runs, Generate stays disabled. */
+let retryUntil = 0;
+/** Becomes true when /openapi.json documents `stream` on the generations request (see detectStreaming). */
+let streaming = false;
+
+// ---- key: from the URL fragment (how `npm start` hands over its dev key; fragments never reach the server),
+// else from local storage.
+function initKey() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fromHash) {
+    localStorage.setItem(KEY_STORE, fromHash);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  fields.key.value = localStorage.getItem(KEY_STORE) ?? "";
+  fields.key.addEventListener("change", () => localStorage.setItem(KEY_STORE, fields.key.value.trim()));
+  $("key-toggle").addEventListener("click", (event) => {
+    const show = fields.key.type === "password";
+    fields.key.type = show ? "text" : "password";
+    event.currentTarget.textContent = show ? "Hide" : "Show";
+    event.currentTarget.setAttribute("aria-pressed", String(show));
+  });
+}
+
+// ---- the request body, from the form and back
+function readBody() {
+  const body = { prompt: fields.prompt.value.trim() };
+  const negative = fields.negative.value.trim();
+  if (negative) body.negative_prompt = negative;
+  body.size =
+    fields.size.value === "custom" ? `${fields.width.value}x${fields.height.value}` : fields.size.value;
+  body.n = Number(fields.n.value);
+  if (fields.seed.value !== "") body.seed = Number(fields.seed.value);
+  if (fields.steps.value !== "") body.steps = Number(fields.steps.value);
+  if (fields.quality.value !== "auto") body.quality = fields.quality.value;
+  body.guidance_scale = Number(fields.guidance.value);
+  body.output_format = fields.format.value;
+  body.response_format = "url";
+  return body;
+}
+
+function fillForm(body) {
+  fields.prompt.value = body.prompt ?? "";
+  fields.negative.value = body.negative_prompt ?? "";
+  const preset = [...fields.size.options].some((o) => o.value === body.size);
+  fields.size.value = preset ? body.size : "custom";
+  if (!preset && body.size) [fields.width.value, fields.height.value] = body.size.split("x");
+  syncCustomSize();
+  fields.seed.value = body.seed ?? "";
+  fields.n.value = body.n ?? 1;
+  fields.steps.value = body.steps ?? "";
+  fields.quality.value = body.quality ?? "auto";
+  fields.guidance.value = body.guidance_scale ?? 0;
+  fields.format.value = body.output_format ?? "png";
+}
+
+function syncCustomSize() {
+  const custom = fields.size.value === "custom";
+  $("custom-size").hidden = !custom;
+  fields.width.disabled = !custom;
+  fields.height.disabled = !custom;
+}
+
+// ---- streaming: used when /openapi.json documents a text/event-stream answer of the generations operation
+// (a `stream` field alone is not enough: a server may accept the field and refuse `true`), and only when the
+// server then answers text/event-stream. A 400 on `stream` turns it off for this page.
+async function detectStreaming() {
+  try {
+    const doc = await (await fetch("/openapi.json")).json();
+    const content = doc.paths?.[ENDPOINT]?.post?.responses?.["200"]?.content ?? {};
+    streaming = "text/event-stream" in content;
+  } catch {
+    streaming = false;
+  }
+}
+
+/** Reads OpenAI-style image SSE: partial_image events call onPartial; completed events become the result. */
+async function readEventStream(res, onPartial) {
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  const result = { created: Math.floor(Date.now() / 1000), data: [] };
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value.replaceAll("\r\n", "\n");
+    for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const payload = block
+        .split("\n")
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trimStart())
+        .join("\n");
+      if (!payload || payload === "[DONE]") continue;
+      const event = JSON.parse(payload);
+      if (event.error) throw Object.assign(new Error(event.error.message), { envelope: event });
+      if (event.type?.endsWith(".partial_image")) onPartial(event);
+      else if (event.type?.endsWith(".completed")) result.data.push(event);
+    }
+  }
+  return result;
+}
+
+// ---- progress
+function startProgress(body) {
+  const started = performance.now();
+  const steps = body.steps ?? (body.quality === "low" ? 4 : 8);
+  const label = `${body.size}, ${body.n} image${body.n > 1 ? "s" : ""}, ${steps} steps`;
+  ui.progress.hidden = false;
+  ui.progress.removeAttribute("value");
+  const tick = () => {
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    ui.status.textContent = `Generating ${label}… ${seconds} s`;
+  };
+  tick();
+  const timer = setInterval(tick, 200);
+  return () => {
+    clearInterval(timer);
+    ui.progress.hidden = true;
+  };
+}
+
+function showPartial(event, body) {
+  const k = (event.partial_image_index ?? 0) + 1;
+  ui.progress.max = PARTIAL_IMAGES + 1;
+  ui.progress.value = k;
+  const img = new Image();
+  img.alt = `Preview ${k} of ${PARTIAL_IMAGES}`;
+  img.src = `data:image/${event.output_format ?? body.output_format};base64,${event.b64_json}`;
+  ui.previews.replaceChildren(img);
+}
+
+// ---- results
+function readMeta(res, started) {
+  const micros = res.headers.get("x-usage-amount-micros");
+  return {
+    status: res.status,
+    cache: res.headers.get("x-cache") ?? "",
+    requestId: res.headers.get("x-request-id") ?? "",
+    images: res.headers.get("x-usage-images"),
+    micros: micros === null ? null : Number(micros),
+    latencyMs: Math.round(performance.now() - started),
+  };
+}
+
+function price(micros) {
+  return micros === null || Number.isNaN(micros) ? "—" : `$${(micros / 1e6).toFixed(6)}`;
+}
+
+function showImages(body, images, meta) {
+  ui.previews.replaceChildren();
+  const cards = images.map((item, i) => {
+    const figure = document.createElement("figure");
+    const img = new Image();
+    const [w, h] = body.size.split("x").map(Number);
+    img.width = w;
+    img.height = h;
+    img.alt = `Image ${i + 1}: ${body.prompt}`;
+    img.src = item.url ?? `data:image/${body.output_format};base64,${item.b64_json}`;
+    img.dataset.size = body.size;
+    const caption = document.createElement("figcaption");
+    caption.append(
+      metaList([
+        ["Seed", String(item.seed ?? body.seed ?? "—")],
+        ["Size", body.size],
+        ["Format", body.output_format],
+      ]),
+    );
+    if (item.url) {
+      const link = Object.assign(document.createElement("a"), { href: item.url, textContent: "Open image" });
+      caption.append(link);
+    }
+    figure.append(img, caption);
+    return figure;
+  });
+  const summary = metaList([
+    ["Cache", meta.cache || "—", "cache"],
+    ["Latency", `${meta.latencyMs} ms`, "latency"],
+    ["Price", price(meta.micros), "price"],
+    ["Billed images", meta.images ?? "—"],
+    ["Request id", meta.requestId || "—"],
+  ]);
+  summary.classList.add("summary");
+  ui.images.replaceChildren(summary, ...cards);
+}
+
+function metaList(rows) {
+  const dl = document.createElement("dl");
+  for (const [name, value, key] of rows) {
+    const dt = Object.assign(document.createElement("dt"), { textContent: name });
+    const dd = Object.assign(document.createElement("dd"), { textContent: value });
+    if (key) dd.dataset.meta = key;
+    if (key === "cache") dd.className = `cache cache-${String(value).toLowerCase()}`;
+    dl.append(dt, dd);
+  }
+  return dl;
+}
+
+// ---- errors, as the envelope says; 429 and 503 count their Retry-After down
+const ERROR_TITLES = {
+  400: "The request is invalid",
+  401: "Authentication failed: check the API key",
+  403: "Not allowed for this key or plan",
+  409: "A request with this idempotency key is still running",
+  413: "The request is too large",
+  429: "Rate limit reached",
+  502: "The GPU backend rejected the request",
+  503: "The service is busy or unavailable",
+};
+
+function showError(status, envelope, headers) {
+  const error = envelope?.error ?? {};
+  const title = ERROR_TITLES[status] ?? (status >= 500 ? "Server error" : "Request failed");
+  ui.error.replaceChildren();
+  const heading = Object.assign(document.createElement("p"), { className: "title" });
+  heading.textContent = status ? `${status}: ${title}` : title;
+  const message = Object.assign(document.createElement("p"), {
+    className: "message",
+    textContent: error.message ?? "No error details.",
+  });
+  const details = [
+    ["type", error.type],
+    ["code", error.code],
+    ["param", error.param],
+    ["request id", headers?.get("x-request-id")],
+  ].filter(([, value]) => value);
+  ui.error.append(heading, message, metaList(details.map(([k, v]) => [k, String(v)])));
+  ui.error.hidden = false;
+  const retryMs = retryAfterMs(headers);
+  if (retryMs !== null && (status === 429 || status === 503)) countDown(retryMs);
+}
+
+function retryAfterMs(headers) {
+  const ms = Number(headers?.get("retry-after-ms"));
+  if (headers?.get("retry-after-ms") && Number.isFinite(ms)) return ms;
+  const seconds = Number(headers?.get("retry-after"));
+  return headers?.get("retry-after") && Number.isFinite(seconds) ? seconds * 1000 : null;
+}
+
+function countDown(ms) {
+  const line = Object.assign(document.createElement("p"), { className: "retry" });
+  line.dataset.retry = "";
+  ui.error.append(line);
+  const until = Date.now() + ms;
+  retryUntil = until;
+  ui.generate.disabled = true;
+  ui.again.disabled = true;
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left > 0) {
+      line.textContent = `Retry in ${left} s`;
+      return;
+    }
+    clearInterval(retryTimer);
+    line.textContent = "You can retry now.";
+    ui.generate.disabled = false;
+    ui.again.disabled = lastBody === null;
+  };
+  clearInterval(retryTimer);
+  tick();
+  retryTimer = setInterval(tick, 250);
+}
+
+// ---- copy as code
+function shellQuote(text) {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+function snippets(body) {
+  const base = `${location.origin}/v1`;
+  const json = JSON.stringify(body);
+  const openaiKeys = ["prompt", "n", "size", "quality", "response_format", "output_format"];
+  const standard = openaiKeys.filter((k) => k in body).map((k) => `    ${k}=${JSON.stringify(body[k])},`);
+  const extra = Object.fromEntries(Object.entries(body).filter(([k]) => !openaiKeys.includes(k)));
+  return {
+    curl: [
+      `curl -s ${base}/images/generations \\`,
+      '  -H "Authorization: Bearer $ZI_API_KEY" \\',
+      '  -H "Content-Type: application/json" \\',
+      `  -d ${shellQuote(json)}`,
+    ].join("\n"),
+    node: [
+      'import OpenAI from "openai";',
+      "",
+      `const client = new OpenAI({ baseURL: ${JSON.stringify(base)}, apiKey: process.env.ZI_API_KEY });`,
+      `const result = await client.images.generate(${JSON.stringify(body, null, 2)});`,
+      "console.log(result.data);",
+    ].join("\n"),
+    python: [
+      "import os",
+      "from openai import OpenAI",
+      "",
+      `client = OpenAI(base_url=${JSON.stringify(base)}, api_key=os.environ["ZI_API_KEY"])`,
+      "result = client.images.generate(",
+      ...standard,
+      ...(Object.keys(extra).length ? [`    extra_body=${JSON.stringify(extra)},`] : []),
+      ")",
+      "print(result.data)",
+    ].join("\n"),
+  };
+}
+
+function showCode(body) {
+  ui.code.hidden = false;
+  ui.codeText.textContent = snippets(body).curl;
+}
+
+async function copy(kind) {
+  if (!lastBody) return;
+  const text = snippets(lastBody)[kind];
+  ui.codeText.textContent = text;
+  try {
+    await navigator.clipboard.writeText(text);
+    ui.status.textContent = `Copied as ${kind}.`;
+  } catch {
+    // No clipboard permission (e.g. plain http on another host): the text is shown, selected, to copy by hand.
+    getSelection()?.selectAllChildren(ui.codeText);
+    ui.status.textContent = "Select and copy the code shown below.";
+  }
+}
+
+// ---- history (local storage; image URLs are content addresses, so reopening shows the same images)
+function loadHistory() {
+  try {
+    return JSON.parse(localStorage.getItem(HISTORY_STORE) ?? "[]");
+  } catch {
+    return [];
+  }
+}
+
+function addHistory(body, images, meta) {
+  const entry = {
+    at: Date.now(),
+    body,
+    // b64 images (streamed) are too big for local storage; "Same again" on a reopened entry fetches them.
+    images: images.map((item) => ({ url: item.url ?? null, seed: item.seed ?? null })),
+    meta,
+  };
+  const entries = [entry, ...loadHistory()].slice(0, HISTORY_MAX);
+  localStorage.setItem(HISTORY_STORE, JSON.stringify(entries));
+  renderHistory();
+}
+
+function renderHistory() {
+  const entries = loadHistory();
+  ui.history.replaceChildren(
+    ...entries.map((entry, index) => {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.index = String(index);
+      const thumb = entry.images.find((i) => i.url);
+      if (thumb) {
+        const img = Object.assign(new Image(), { src: thumb.url, alt: "", loading: "lazy" });
+        img.width = 48;
+        img.height = 48;
+        button.append(img);
+      }
+      const text = document.createElement("span");
+      const when = new Date(entry.at).toLocaleString();
+      text.textContent = `${entry.body.prompt.slice(0, 80)} · ${entry.body.size} · ${entry.meta.cache || "?"} · ${when}`;
+      button.append(text);
+      button.addEventListener("click", () => reopen(entry));
+      li.append(button);
+      return li;
+    }),
+  );
+}
+
+function reopen(entry) {
+  fillForm(entry.body);
+  lastBody = entry.body;
+  ui.again.disabled = false;
+  ui.error.hidden = true;
+  const images = entry.images.filter((i) => i.url);
+  showImages(entry.body, images, entry.meta);
+  showCode(entry.body);
+  ui.status.textContent = images.length
+    ? `Reopened from history (${new Date(entry.at).toLocaleString()}).`
+    : "Reopened from history; use Same again to fetch its images (a cache hit).";
+}
+
+// ---- generate
+async function generate(body) {
+  if (busy) return;
+  const key = fields.key.value.trim();
+  localStorage.setItem(KEY_STORE, key);
+  busy = true;
+  lastBody = body;
+  ui.generate.disabled = true;
+  ui.again.disabled = true;
+  ui.error.hidden = true;
+  ui.previews.replaceChildren();
+  showCode(body);
+  const stop = startProgress(body);
+  const started = performance.now();
+  const post = (stream) =>
+    fetch(ENDPOINT, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(stream ? { ...body, stream: true, partial_images: PARTIAL_IMAGES } : body),
+    });
+  try {
+    let res = await post(streaming);
+    if (streaming && res.status === 400) {
+      const envelope = await res
+        .clone()
+        .json()
+        .catch(() => null);
+      if (envelope?.error?.param === "stream") {
+        streaming = false;
+        res = await post(false);
+      }
+    }
+    if (!res.ok) {
+      stop();
+      ui.status.textContent = "";
+      showError(res.status, await res.json().catch(() => null), res.headers);
+      return;
+    }
+    const isStream = res.headers.get("content-type")?.startsWith("text/event-stream");
+    const result = isStream ? await readEventStream(res, (e) => showPartial(e, body)) : await res.json();
+    const meta = readMeta(res, started);
+    stop();
+    ui.status.textContent = `Done in ${meta.latencyMs} ms (${meta.cache || "no cache header"}).`;
+    showImages(body, result.data, meta);
+    addHistory(body, result.data, meta);
+  } catch (error) {
+    stop();
+    ui.status.textContent = "";
+    showError(0, error.envelope ?? { error: { message: `Network error: ${error.message}` } }, null);
+  } finally {
+    busy = false;
+    if (Date.now() >= retryUntil) {
+      ui.generate.disabled = false;
+      ui.again.disabled = false;
+    }
+  }
+}
+
+// ---- wiring
+initKey();
+syncCustomSize();
+renderHistory();
+void detectStreaming();
+fields.size.addEventListener("change", syncCustomSize);
+$("dice").addEventListener("click", () => {
+  fields.seed.value = String(crypto.getRandomValues(new Uint32Array(1))[0]);
+});
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void generate(readBody());
+});
+ui.again.addEventListener("click", () => {
+  if (lastBody) void generate(lastBody);
+});
+for (const button of document.querySelectorAll("[data-copy]")) {
+  button.addEventListener("click", () => void copy(button.dataset.copy));
+}
+$("history-clear").addEventListener("click", () => {
+  localStorage.removeItem(HISTORY_STORE);
+  renderHistory();
+});
