@@ -26,7 +26,7 @@ describe("convertCheckpoint", () => {
     expect(a.model.revision).toMatch(/^zit-[0-9a-f]{16}$/);
     expect(b.model.revision).toBe(a.model.revision);
     expect(cuda.model.revision).not.toBe(a.model.revision);
-    expect(a.parameters).toBe(70_912 + 591_856 + 198_403);
+    expect(a.parameters).toBe(70_912 + 591_856 + 198_403 + 128_592);
 
     const folder = loadModelFolder(a.modelDir);
     expect(folder.model).toMatchObject({
@@ -46,6 +46,11 @@ describe("convertCheckpoint", () => {
       defaults: { steps: 8, guidance_scale: 0, width: 1024, height: 1024 },
     });
     expect(existsSync(folder.graphPath("vae_decoder"))).toBe(true);
+    expect(folder.model.graphs.vae_encoder).toEqual({
+      file: "vae_encoder.onnx",
+      data: "vae_encoder.onnx.data",
+    });
+    expect(existsSync(folder.graphPath("vae_encoder"))).toBe(true);
     expect(cuda.graphs.transformer.bytes).toBeLessThan(a.graphs.transformer.bytes);
   });
 
