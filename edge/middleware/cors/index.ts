@@ -15,7 +15,13 @@ import { readConfig } from "../../config";
 import type { AppEnv } from "../../types";
 
 /** Route patterns (Hono `app.use` paths) that get CORS. */
-export const CORS_PATHS = ["/v1/images/*", "/v1/models", "/v1/usage", "/openapi.json"] as const;
+export const CORS_PATHS = [
+  "/v1/images/*",
+  "/v1/models",
+  "/v1/models/*",
+  "/v1/usage",
+  "/openapi.json",
+] as const;
 
 /** Response headers a browser app may read besides the CORS-safelisted ones. */
 export const CORS_EXPOSE_HEADERS = [

@@ -177,4 +177,20 @@ describe("daily image quota", () => {
       code: "plan_max_pixels",
     });
   });
+
+  it("refuses an n above the plan's max images per request with 403, before counting anything", async () => {
+    const gpu = installGpu();
+    const { key } = await newCustomer({ max_images_per_request: 2, images_per_day: 5 });
+    const res = await generate(key, { prompt: `many ${crypto.randomUUID()}`, size: "64x64", n: 3 });
+    expect(res.status).toBe(403);
+    expect(await readError(res)).toMatchObject({
+      type: "permission_error",
+      param: "n",
+      code: "plan_max_images",
+    });
+    expect(gpu.calls).toHaveLength(0);
+    const ok = await generate(key, { prompt: `two ${crypto.randomUUID()}`, size: "64x64", n: 2 });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("x-ratelimit-remaining-images")).toBe("3");
+  });
 });

@@ -20,6 +20,7 @@ const plan: Plan = {
   requestsPerMinute: 120,
   imagesPerDay: 5000,
   maxPixels: 2359296,
+  maxImagesPerRequest: 10,
   imageBaseMicros: 1000,
   megapixelStepMicros: 500,
   cacheHitMicros: 200,
