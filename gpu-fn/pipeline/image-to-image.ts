@@ -56,24 +56,8 @@ export function preprocessImage(
   return out;
 }
 
-/**
- * The first of the N scheduler steps that runs (get_timesteps): `int()` truncates toward zero, in float64, so
- * e.g. N = 25, strength 0.56 gives 25·0.56 = 14.000000000000002 and t_start 10. Throws when no step would run.
- */
-export function startStep(steps: number, strength: number): number {
-  if (!(strength > 0 && strength <= 1)) throw new RangeError(`strength must be in (0, 1], got ${strength}`);
-  const initTimestep = Math.min(steps * strength, steps);
-  const tStart = Math.trunc(Math.max(steps - initTimestep, 0));
-  if (steps - tStart < 1) {
-    throw new RangeError(`strength ${strength} with ${steps} steps runs no denoising step`);
-  }
-  return tStart;
-}
-
-/** Number of transformer steps an image-to-image job runs (what is billed). */
-export function stepsRun(steps: number, strength: number): number {
-  return steps - startStep(steps, strength);
-}
+/** strength -> start step (get_timesteps); shared with the edge, which bills the steps that run. */
+export { startStep, stepsRun } from "../../shared/strength";
 
 /** DiagonalGaussianDistribution.sample then the pipeline's shift/scale: (mean + std·ε − shift)·scale, float32. */
 export function samplePosterior(
