@@ -62,11 +62,21 @@ function refuseUnsupported(body: GenerationRequest): void {
   }
 }
 
-/** Applies the deployment's limits on top of the schema and derives one job per image. */
+/** Image-to-image: the normalised input (edge/images-input) and its strength. */
+export interface PlanInit {
+  image: { width: number; height: number; rgb: Uint8Array; hash: string };
+  strength: number;
+}
+
+/**
+ * Applies the deployment's limits on top of the schema and derives one job per image. With `init`
+ * (POST /v1/images/edits) every job also carries the input pixels, and the cache key the input's hash.
+ */
 export async function planGeneration(
   body: GenerationRequest,
   config: EdgeConfig,
   requestId: string,
+  init?: PlanInit,
 ): Promise<GenerationPlan> {
   refuseUnsupported(body);
   if (body.model != null && body.model !== config.modelId) {
@@ -120,6 +130,7 @@ export async function planGeneration(
         seed,
         outputFormat: body.output_format,
         outputQuality: quality,
+        ...(init ? { init: { imageHash: init.image.hash, strength: init.strength } } : {}),
       });
       return {
         index,
@@ -139,7 +150,18 @@ export async function planGeneration(
             seed,
             output_format: body.output_format,
             ...(quality === null ? {} : { quality }),
+            ...(init
+              ? {
+                  init_image: {
+                    format: "rgb8" as const,
+                    width: init.image.width,
+                    height: init.image.height,
+                    strength: init.strength,
+                  },
+                }
+              : {}),
           },
+          ...(init ? { initPixels: init.image.rgb, initImageHash: init.image.hash } : {}),
         },
       };
     }),
