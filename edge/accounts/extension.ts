@@ -7,7 +7,7 @@
  *   -> generationLimits (request limit + image quota in one Redis round trip) -> idempotency -> metering -> route
  * - POST /v1/images/edits: the same, with a multipart body limit instead of the JSON guard
  * - GET /v1/usage: apiKeyAuth -> requireScope("usage:read") -> requestRateLimit -> route
- * - GET /v1/models: apiKeyAuth -> requestRateLimit -> route
+ * - GET /v1/models, /v1/models/{id}: apiKeyAuth -> requestRateLimit -> route
  * - /v1/admin/*: adminAuth (ADMIN_TOKEN) -> admin routes
  * Image bytes (`GET /v1/images/{cacheKey}.{ext}`) stay public: content-addressed URLs handed to clients.
  * @module
@@ -61,6 +61,7 @@ export function accountsExtension(): AppExtension {
       app.use(USAGE_PATH, auth, requireScope("usage:read"), rateLimit);
       mountUsageRoutes(app);
       app.use("/v1/models", auth, rateLimit);
+      app.use("/v1/models/*", auth, rateLimit);
     },
   };
 }

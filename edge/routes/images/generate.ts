@@ -15,7 +15,7 @@ import {
 } from "../../../shared/api";
 import { errorEnvelopeSchema } from "../../../shared/errors";
 import { stepsRun } from "../../../shared/strength";
-import { readConfig } from "../../config";
+import { publicOrigin, readConfig } from "../../config";
 import { ApiError } from "../../errors";
 import { type GenerationPlan, type PlannedImage, planGeneration } from "../../generation/plan";
 import { jsonBody } from "../../middleware/json-body";
@@ -144,7 +144,7 @@ export async function answerPlan(
 
   const served = results.map((r) => r.served);
   c.var.servedImages.push(...served);
-  const origin = config.publicBaseUrl || new URL(c.req.url).origin;
+  const origin = publicOrigin(config, c.req.url);
   const data = results.map(({ served: s, bytes }) =>
     bytes
       ? { b64_json: encodeBase64(bytes.buffer as ArrayBuffer), seed: s.seed }

@@ -50,6 +50,12 @@ describe("per-key request rate limit (sliding window, real Redis)", () => {
       expect(structuredList(res.headers.get("ratelimit")).requests.r).toBe(
         res.headers.get("x-ratelimit-remaining"),
       );
+      // OpenAI's names say the same.
+      expect(res.headers.get("x-ratelimit-limit-requests")).toBe("10");
+      expect(res.headers.get("x-ratelimit-remaining-requests")).toBe(
+        res.headers.get("x-ratelimit-remaining"),
+      );
+      expect(res.headers.get("x-ratelimit-reset-requests")).toMatch(/^(\d+ms|\d+s|\d+m\d+s)$/);
     }
     const remaining = admitted
       .map((r) => Number(r.headers.get("x-ratelimit-remaining")))

@@ -23,7 +23,7 @@ export type Behaviour =
   | { kind: "ok"; revision?: string; gate?: Promise<void> }
   | { kind: "refuse" }
   | { kind: "hang" }
-  | { kind: "status"; status: number; retryAfter?: string }
+  | { kind: "status"; status: number; retryAfter?: string; gate?: Promise<void> }
   | { kind: "truncated" };
 
 export interface FakeCall {
@@ -142,6 +142,7 @@ export class FakeGpu {
     call.body = parsed.data;
 
     if (behaviour.kind === "status") {
+      if (behaviour.gate) await behaviour.gate;
       const headers: Record<string, string> = behaviour.retryAfter
         ? { "retry-after": behaviour.retryAfter }
         : {};
