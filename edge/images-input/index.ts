@@ -7,7 +7,7 @@
  *   4. alpha dropped and gray/palette expanded, as PIL's convert("RGB") (diffusers' load_image) does: colour
  *      values are kept as stored, no compositing; ICC profiles are not applied (PIL does not either);
  *   5. EXIF orientation applied (orientation.ts), as ImageOps.exif_transpose;
- *   6. `hash` = SHA-256 over (width, height, RGB bytes): the cache-key field for the input.
+ *   6. `hash` = SHA-256 of "rgb8 WxH <SHA-256 of the RGB bytes>": the cache-key field for the input.
  * Nothing here is stored: the pixels live in this request's memory and go to the GPU in the signed frame.
  * @module
  */
@@ -85,9 +85,7 @@ export async function normalizeInputImage(bytes: Uint8Array, param = "image"): P
     stored[p + 2] = rgba.data[q + 2];
   }
   const upright = applyOrientation(stored, width, height, exifOrientation(bytes, format));
-  const header = new TextEncoder().encode(`rgb8 ${upright.width}x${upright.height}\n`);
-  const hashed = new Uint8Array(header.length + upright.rgb.length);
-  hashed.set(header);
-  hashed.set(upright.rgb, header.length);
-  return { format, ...upright, hash: await sha256Hex(hashed) };
+  // Size and pixel digest hashed together; no size-prefixed copy of the pixels (Web Crypto has no streaming).
+  const pixels = await sha256Hex(upright.rgb);
+  return { format, ...upright, hash: await sha256Hex(`rgb8 ${upright.width}x${upright.height} ${pixels}`) };
 }
