@@ -60,7 +60,7 @@ export function accountsExtension(): AppExtension {
       );
       app.use(USAGE_PATH, auth, requireScope("usage:read"), rateLimit);
       mountUsageRoutes(app);
-      app.use("/v1/models", auth, rateLimit);
+      // "/v1/models/*" also matches "/v1/models" itself: one registration, so one count per request.
       app.use("/v1/models/*", auth, rateLimit);
     },
   };
