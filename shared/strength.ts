@@ -18,7 +18,12 @@ export function startStep(steps: number, strength: number): number {
   return tStart;
 }
 
-/** Transformer steps an image-to-image request runs (what is billed); text-to-image runs all N. */
+/**
+ * Transformer steps an image-to-image request runs (what is billed); text-to-image runs all N. 0 when the
+ * strength is so small that t_start rounds up to N (e.g. 5e-324), where startStep throws.
+ */
 export function stepsRun(steps: number, strength: number | undefined): number {
-  return strength === undefined ? steps : steps - startStep(steps, strength);
+  if (strength === undefined) return steps;
+  const tStart = Math.trunc(Math.max(steps - Math.min(steps * strength, steps), 0));
+  return strength > 0 && strength <= 1 ? steps - tStart : 0;
 }

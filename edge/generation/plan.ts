@@ -7,6 +7,7 @@ import { DEFAULT_OUTPUT_COMPRESSION, parseSize, QUALITY_STEPS, RANDOM_SEED } fro
 import { cacheKey, normalizeText } from "../../shared/cache-key";
 import { MAX_SEED } from "../../shared/protocol";
 import { deriveSeed, randomSeed } from "../../shared/seed";
+import { stepsRun } from "../../shared/strength";
 import type { EdgeConfig } from "../config";
 import { ApiError } from "../errors";
 import type { GenerationJob } from "../objects/generation";
@@ -110,6 +111,14 @@ export async function planGeneration(
   }
 
   const steps = body.steps ?? QUALITY_STEPS[body.quality];
+  // A tiny strength can round t_start up to all of the steps (8 · 5e-324 vanishes next to 8): nothing would run.
+  if (init && stepsRun(steps, init.strength) < 1) {
+    throw invalid(
+      `strength ${init.strength} with ${steps} steps runs no denoising step`,
+      "strength",
+      "strength_too_small",
+    );
+  }
   const quality = outputQuality(body);
   const params = { prompt, negativePrompt, ...size, steps, guidanceScale: body.guidance_scale };
   let baseSeed: number;

@@ -7,19 +7,46 @@
  */
 
 import jpegWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
-import decodeJpeg, { init as initJpeg } from "@jsquash/jpeg/decode.js";
 // @ts-expect-error: the package types this file as the instance's exports; wrangler imports it as a Module.
 import pngWasm from "@jsquash/png/codec/pkg/squoosh_png_bg.wasm";
-import { decode as decodePng, init as initPng } from "@jsquash/png/decode.js";
 import webpWasm from "@jsquash/webp/codec/dec/webp_dec.wasm";
-import decodeWebp, { init as initWebp } from "@jsquash/webp/decode.js";
 
 export type InputFormat = "png" | "jpeg" | "webp";
 
-let ready: Promise<unknown> | null = null;
+interface Decoders {
+  png: (b: ArrayBuffer) => Promise<Rgba>;
+  jpeg: (b: ArrayBuffer) => Promise<Rgba>;
+  webp: (b: ArrayBuffer) => Promise<Rgba>;
+}
 
-function initCodecs(): Promise<unknown> {
-  ready ??= Promise.all([initPng(pngWasm), initJpeg(jpegWasm), initWebp(webpWasm)]);
+let ready: Promise<Decoders> | null = null;
+
+/**
+ * Loads the codecs on first use. The glue of @jsquash/png sets `self.location = { href: "" }` when the module
+ * is evaluated (and the Emscripten glue of the others when initialised) if the global has none; libraries that
+ * derive URLs from `self.location` (e.g. JSON-schema validators) then break. So the codecs are imported
+ * dynamically here, not at Worker start, and the shim is removed once they are up.
+ */
+function codecs(): Promise<Decoders> {
+  if (!ready) {
+    const hadLocation = "location" in globalThis;
+    ready = (async () => {
+      const [png, jpeg, webp] = await Promise.all([
+        import("@jsquash/png/decode.js"),
+        import("@jsquash/jpeg/decode.js"),
+        import("@jsquash/webp/decode.js"),
+      ]);
+      await Promise.all([png.init(pngWasm), jpeg.init(jpegWasm), webp.init(webpWasm)]);
+      return {
+        png: (b: ArrayBuffer) => png.decode(b),
+        // preserveOrientation false = the pixels as stored; orientation.ts applies EXIF for every format.
+        jpeg: (b: ArrayBuffer) => jpeg.default(b, { preserveOrientation: false }),
+        webp: (b: ArrayBuffer) => webp.default(b),
+      };
+    })().finally(() => {
+      if (!hadLocation) Reflect.deleteProperty(globalThis, "location");
+    });
+  }
   return ready;
 }
 
@@ -44,9 +71,7 @@ export interface Rgba {
  * 16-bit PNGs come out as 8 bits (the high byte), grayscale and palette images as RGB.
  */
 export async function decodeToRgba(bytes: Uint8Array, format: InputFormat): Promise<Rgba> {
-  await initCodecs();
+  const decoders = await codecs();
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  if (format === "png") return decodePng(buffer);
-  if (format === "jpeg") return decodeJpeg(buffer, { preserveOrientation: false });
-  return decodeWebp(buffer);
+  return decoders[format](buffer);
 }

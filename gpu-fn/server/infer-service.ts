@@ -5,7 +5,7 @@
  * @module
  */
 import { CONTENT_TYPES, INFER_HEADERS, type InferRequest } from "../../shared/protocol";
-import { stepsRun } from "../../shared/strength";
+import { startStep, stepsRun } from "../../shared/strength";
 import { encodeImage } from "../pipeline/image-encode";
 import { resizeInitImage } from "../pipeline/image-resize";
 import type { GenerationJob } from "../pipeline/text-to-image";
@@ -70,7 +70,7 @@ export class InferService {
         throw new UnprocessableError(this.#o.imageToImageUnsupported, "image");
       if (!pixels) throw new UnprocessableError("init_image without pixels", "init_image");
       try {
-        stepsRun(req.steps, init.strength);
+        startStep(req.steps, init.strength);
       } catch (err) {
         throw new UnprocessableError((err as Error).message, "strength");
       }

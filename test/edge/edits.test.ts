@@ -159,6 +159,12 @@ describe("POST /v1/images/edits", () => {
       [editForm({ prompt: "p" }), "missing_image", "image"],
       [editForm({ prompt: "p", strength: "0" }, [["image", png, "a.png"]]), "too_small", "strength"],
       [editForm({ prompt: "p", strength: "1.5" }, [["image", png, "a.png"]]), "too_big", "strength"],
+      // 8 · 5e-324 vanishes next to 8: t_start would be 8, no step would run.
+      [
+        editForm({ prompt: "p", strength: "5e-324" }, [["image", png, "a.png"]]),
+        "strength_too_small",
+        "strength",
+      ],
       [editForm({ prompt: "p", size: "65x64" }, [["image", png, "a.png"]]), "custom", "size"],
       [editForm({ prompt: "p" }, [["image", fixture("corrupt.png"), "a.png"]]), "invalid_image", "image"],
       [

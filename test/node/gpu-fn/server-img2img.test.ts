@@ -136,6 +136,14 @@ describe("image-to-image on the GPU function (tiny model, real worker + ORT CPU)
     expect(over.status).toBe(400);
     expect(await errorOf(over)).toMatchObject({ param: "init_image.strength", code: "invalid_parameter" });
 
+    const tiny = await sendI2I(
+      url,
+      i2iRequest({}, { width: 64, height: 64, strength: 5e-324 }),
+      picture(64, 64),
+    );
+    expect(tiny.status).toBe(422);
+    expect(await errorOf(tiny)).toMatchObject({ param: "strength", code: "unsupported_value" });
+
     // JSON-only init_image (no frame) cannot carry pixels.
     const json = await signedInfer(url, i2iRequest());
     expect(json.status).toBe(400);
