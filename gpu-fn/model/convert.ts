@@ -32,6 +32,8 @@ export interface ConvertOptions {
   name?: string;
   /** ComfyUI-style single-file transformer used instead of `transformer/*.safetensors`. */
   transformerFile?: string;
+  /** ComfyUI-style single-file VAE (LDM names) used instead of `vae/*.safetensors` (config stays vae/config.json). */
+  vaeFile?: string;
   /** Overrides of model.json `defaults` (steps 8, guidance 0, 1024x1024). */
   defaults?: Partial<ModelJson["defaults"]>;
   /** Progress per component, in parameters written. */
@@ -57,7 +59,10 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   const started = performance.now();
   const target = opts.target ?? "cpu";
   const out = resolve(opts.out);
-  const ckpt = openCheckpoint(resolve(opts.from), { transformerFile: opts.transformerFile });
+  const ckpt = openCheckpoint(resolve(opts.from), {
+    transformerFile: opts.transformerFile,
+    vaeFile: opts.vaeFile,
+  });
   try {
     // 1. Parse configs and check every tensor's shape before writing anything.
     const tConfig = parseWith(

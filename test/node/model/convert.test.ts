@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { convertCheckpoint, parseConvertArgs } from "../../../gpu-fn/cli/convert";
 import { loadModelFolder } from "../../../gpu-fn/model/model-folder";
-import { comfyFileIn, writeComfyTransformer } from "./comfy-fixture";
+import { comfyFileIn, writeComfyTransformer, writeLdmVae } from "./comfy-fixture";
 import { useTempDirs } from "./temp-dirs";
 
 const CKPT = resolve("test/fixtures/golden/tiny-a/checkpoint");
@@ -67,6 +67,16 @@ describe("convertCheckpoint", () => {
     expect(folder.model.text_encoder.pad_token_id).toBe(151643); // <|endoftext|>
     const copied = readFileSync(folder.tokenizerPaths!.file);
     expect(copied.equals(readFileSync(join(QWEN3_TOKENIZER, "tokenizer.json")))).toBe(true);
+  });
+
+  it("converts a ComfyUI/BFL single-file VAE (LDM names) into the same encoder and decoder (same revision)", async () => {
+    const single = join(tmp("conv-ldm-vae-"), "ae.safetensors");
+    writeLdmVae(join(CKPT, "vae"), single, 4);
+    const ref = await convertCheckpoint({ from: CKPT, out: tmp("conv-ldm-ref-") });
+    const ldm = await convertCheckpoint({ from: CKPT, out: tmp("conv-ldm-out-"), vaeFile: single });
+    expect(ldm.model.graphs.vae_encoder).toBeDefined();
+    expect(ldm.model.revision).toBe(ref.model.revision);
+    expect(parseConvertArgs(["--from", "a", "--out", "b", "--vae", single]).vaeFile).toBe(single);
   });
 
   it("converts a ComfyUI single-file transformer into the same graphs (same revision)", async () => {
