@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { MAX_SEED, OUTPUT_FORMATS } from "./protocol";
+import { DEFAULT_STRENGTH } from "./strength";
 
 /** Width and height must be multiples of this (the VAE downsamples 8x, the DiT patchifies 2x2). */
 export const SIZE_MULTIPLE = 16;
@@ -211,3 +212,25 @@ export type ModelList = z.infer<typeof modelListSchema>;
 
 /** Cache status header values of POST /v1/images/generations. */
 export type CacheStatus = "HIT" | "MISS" | "COALESCED" | "PARTIAL";
+
+/**
+ * POST /v1/images/edits (multipart/form-data, as OpenAI's SDKs send it): the generation fields minus the
+ * DALL-E/streaming-only ones, plus `strength`. The input image itself is a file part (`image` or `image[]`),
+ * validated by the edge's input decoder, not by this schema; `size: "auto"` (the default) means the input's
+ * size, fitted to the deployment's limits and rounded down to multiples of 16.
+ */
+export const editRequestSchema = generationRequestSchema
+  .omit({ style: true })
+  .extend({
+    strength: withDefault(z.number().gt(0).max(1), DEFAULT_STRENGTH).meta({
+      description:
+        `How far the input is noised before denoising, (0, 1], default ${DEFAULT_STRENGTH} (as fal). Steps run = ` +
+        "steps − int(steps·(1 − strength)) (diffusers' get_timesteps); strength 1 ignores the input's content.",
+    }),
+    input_fidelity: z.enum(["high", "low"]).nullish().meta({
+      description: "Accepted for OpenAI compatibility (gpt-image-1); no effect (strength controls fidelity).",
+    }),
+  })
+  .meta({ id: "ImageEditRequest" });
+
+export type EditRequest = z.infer<typeof editRequestSchema>;

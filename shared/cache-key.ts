@@ -5,12 +5,16 @@
  *   width, height, steps, guidanceScale, seed, outputFormat, outputQuality]))))`
  * where prompt and negativePrompt are Unicode NFC-normalized and trimmed. Numbers are JSON numbers
  * (shortest round-trip form); `outputQuality` is the jpeg/webp encoder quality (null for png), so `1`, `1.0` and `1e0` in the client's JSON give the same key; the fixed
- * array order makes the client's key order irrelevant. Bump `CACHE_KEY_VERSION` whenever the definition
+ * array order makes the client's key order irrelevant. Image-to-image appends one element,
+ * `[inputImageHash, startStep]`: the SHA-256 of the normalised input pixels (edge/images-input) and the start step
+ * its strength selects (strengths with the same start step give bit-identical images, so they share a key);
+ * text-to-image arrays are unchanged. Bump `CACHE_KEY_VERSION` whenever the definition
  * changes. Each image of an n-image request has its own key (its own seed).
  * @module
  */
 import { sha256Hex } from "./hmac";
 import type { OutputFormat } from "./protocol";
+import { startStep } from "./strength";
 
 export const CACHE_KEY_VERSION = "zi-cache-v2";
 
@@ -29,6 +33,8 @@ export interface CanonicalImageRequest {
   outputFormat: OutputFormat;
   /** jpeg/webp encoder quality 1-100 (from `output_compression`); null for png. */
   outputQuality: number | null;
+  /** Image-to-image only: the input's pixel hash and the strength (keyed by its start step). */
+  init?: { imageHash: string; strength: number };
 }
 
 /** Unicode NFC, then trim surrounding whitespace. */
@@ -56,6 +62,7 @@ export function canonicalString(req: CanonicalImageRequest): string {
     c.seed,
     c.outputFormat,
     c.outputQuality,
+    ...(c.init ? [[c.init.imageHash, startStep(c.steps, c.init.strength)]] : []),
   ]);
 }
 

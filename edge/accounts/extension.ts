@@ -5,6 +5,7 @@
  * Chains (outermost first):
  * - POST /v1/images/generations: apiKeyAuth -> requireScope("images:generate") -> jsonBody guard -> bufferBody
  *   -> generationLimits (request limit + image quota in one Redis round trip) -> idempotency -> metering -> route
+ * - POST /v1/images/edits: the same, with a multipart body limit instead of the JSON guard
  * - GET /v1/usage: apiKeyAuth -> requireScope("usage:read") -> requestRateLimit -> route
  * - GET /v1/models, /v1/models/{id}: apiKeyAuth -> requestRateLimit -> route
  * - /v1/admin/*: adminAuth (ADMIN_TOKEN) -> admin routes
@@ -13,6 +14,7 @@
  */
 import type { AppExtension } from "../app";
 import { readConfig } from "../config";
+import { editFingerprint, readEditForm } from "../images-input/form";
 import { adminAuth } from "../middleware/admin-auth";
 import { apiKeyAuth, requireScope } from "../middleware/api-key-auth";
 import { bufferBody } from "../middleware/buffer-body";
@@ -22,6 +24,7 @@ import { jsonBody } from "../middleware/json-body";
 import { metering } from "../middleware/metering";
 import { requestRateLimit } from "../middleware/rate-limit";
 import { ADMIN_PATH, mountAdminRoutes } from "../routes/admin/router";
+import { EDITS_PATH, editsBodyLimit } from "../routes/images/edits";
 import { mountUsageRoutes, USAGE_PATH } from "../routes/usage/router";
 
 export function accountsExtension(): AppExtension {
@@ -41,6 +44,18 @@ export function accountsExtension(): AppExtension {
         bufferBody(),
         generationLimits(),
         idempotency(),
+        metering(),
+      );
+      // Edits: the same chain over the multipart form (fields for the quota, field + file hashes for the
+      // idempotency fingerprint, since the multipart boundary differs between retries).
+      app.use(
+        EDITS_PATH,
+        auth,
+        requireScope("images:generate"),
+        editsBodyLimit,
+        bufferBody(),
+        generationLimits({ fields: async (c) => (await readEditForm(c)).fields }),
+        idempotency({ fingerprintBody: editFingerprint }),
         metering(),
       );
       app.use(USAGE_PATH, auth, requireScope("usage:read"), rateLimit);

@@ -35,6 +35,8 @@ export function toCustomMetadata(meta: ImageMetadata): Record<string, string> {
     outputQuality: meta.outputQuality === null ? "" : String(meta.outputQuality),
     promptTruncated: meta.promptTruncated ? "1" : "0",
     requestId: meta.requestId,
+    // Image-to-image: the input's hash, never its pixels (inputs are not stored).
+    ...(meta.init ? { inputImageHash: meta.init.imageHash, strength: String(meta.init.strength) } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { normalizeText } from "../../shared/cache-key";
 import { privateCacheKey } from "../../shared/private-cache-key";
 import { MAX_SEED } from "../../shared/protocol";
 import { deriveSeed, randomSeed } from "../../shared/seed";
+import { stepsRun } from "../../shared/strength";
 import type { EdgeConfig } from "../config";
 import { ApiError } from "../errors";
 import type { GenerationJob } from "../objects/generation";
@@ -64,11 +65,21 @@ function refuseUnsupported(body: GenerationRequest): void {
   }
 }
 
-/** Applies the deployment's limits on top of the schema and derives one job per image. */
+/** Image-to-image: the normalised input (edge/images-input) and its strength. */
+export interface PlanInit {
+  image: { width: number; height: number; rgb: Uint8Array; hash: string };
+  strength: number;
+}
+
+/**
+ * Applies the deployment's limits on top of the schema and derives one job per image. With `init`
+ * (POST /v1/images/edits) every job also carries the input pixels, and the cache key the input's hash.
+ */
 export async function planGeneration(
   body: GenerationRequest,
   config: EdgeConfig,
   requestId: string,
+  init?: PlanInit,
 ): Promise<GenerationPlan> {
   refuseUnsupported(body);
   if (body.model != null && body.model !== config.modelId) {
@@ -102,6 +113,14 @@ export async function planGeneration(
   }
 
   const steps = body.steps ?? QUALITY_STEPS[body.quality];
+  // A tiny strength can round t_start up to all of the steps (8 · 5e-324 vanishes next to 8): nothing would run.
+  if (init && stepsRun(steps, init.strength) < 1) {
+    throw invalid(
+      `strength ${init.strength} with ${steps} steps runs no denoising step`,
+      "strength",
+      "strength_too_small",
+    );
+  }
   const quality = outputQuality(body);
   const params = { prompt, negativePrompt, ...size, steps, guidanceScale: body.guidance_scale };
   let baseSeed: number;
@@ -124,6 +143,7 @@ export async function planGeneration(
         seed,
         outputFormat: body.output_format,
         outputQuality: quality,
+        ...(init ? { init: { imageHash: init.image.hash, strength: init.strength } } : {}),
       };
       const key = await privateCacheKey(canonical, keyOptions);
       return {
@@ -145,7 +165,18 @@ export async function planGeneration(
             output_format: body.output_format,
             ...(quality === null ? {} : { quality }),
             embed_metadata: body.embed_metadata,
+            ...(init
+              ? {
+                  init_image: {
+                    format: "rgb8" as const,
+                    width: init.image.width,
+                    height: init.image.height,
+                    strength: init.strength,
+                  },
+                }
+              : {}),
           },
+          ...(init ? { initPixels: init.image.rgb, initImageHash: init.image.hash } : {}),
         },
       };
     }),

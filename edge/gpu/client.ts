@@ -10,7 +10,14 @@
  * @module
  */
 import { signRequest } from "../../shared/hmac";
-import { CONTENT_TYPES, INFER_HEADERS, INFER_PATH, type InferRequest } from "../../shared/protocol";
+import {
+  CONTENT_TYPES,
+  encodeInferFrame,
+  INFER_FRAME_CONTENT_TYPE,
+  INFER_HEADERS,
+  INFER_PATH,
+  type InferRequest,
+} from "../../shared/protocol";
 import { type CircuitBreaker, parseRetryAfter } from "./circuit-breaker";
 import { looksLikeImage } from "./image-bytes";
 
@@ -85,8 +92,11 @@ export class GpuClient {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Generates one image. Never throws for backend trouble; the outcome says what happened. */
-  async infer(request: Omit<InferRequest, "deadline_ms">): Promise<InferOutcome> {
+  /**
+   * Generates one image. Never throws for backend trouble; the outcome says what happened. `initPixels`
+   * (image-to-image: RGB8 of `request.init_image`) turns the body into a signed binary frame (shared/protocol.ts).
+   */
+  async infer(request: Omit<InferRequest, "deadline_ms">, initPixels?: Uint8Array): Promise<InferOutcome> {
     const { backends, breaker, maxAttempts } = this.#opts;
     if (backends.length === 0 || !this.#opts.secret) {
       // A deployment without GPU_BACKENDS or GPU_HMAC_SECRET serves cache hits and answers misses with 503.
@@ -103,7 +113,8 @@ export class GpuClient {
       };
     }
     const deadline = this.#now() + this.#opts.deadlineMs;
-    const body = JSON.stringify({ ...request, deadline_ms: deadline } satisfies InferRequest);
+    const json = { ...request, deadline_ms: deadline } satisfies InferRequest;
+    const body: string | Uint8Array = initPixels ? encodeInferFrame(json, initPixels) : JSON.stringify(json);
     const attempts: AttemptRecord[] = [];
     let previous: string | null = null;
 
@@ -182,7 +193,7 @@ export class GpuClient {
 
   async #attempt(
     backend: string,
-    body: string,
+    body: string | Uint8Array,
     request: Omit<InferRequest, "deadline_ms">,
     timeoutMs: number,
   ): Promise<AttemptResult> {
@@ -195,7 +206,7 @@ export class GpuClient {
         body,
         audience: backend,
       })),
-      "content-type": "application/json",
+      "content-type": typeof body === "string" ? "application/json" : INFER_FRAME_CONTENT_TYPE,
       "x-request-id": request.request_id,
     };
     if (this.#opts.backendToken) headers.authorization = `Bearer ${this.#opts.backendToken}`;

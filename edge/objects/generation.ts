@@ -15,6 +15,13 @@ export interface GenerationJob {
   cacheKey: string;
   request: Omit<InferRequest, "deadline_ms">;
   modelRevision: string;
+  /**
+   * Image-to-image: the normalised RGB8 input (`request.init_image` describes it). Held only in memory while
+   * the flight runs, sent to the GPU in the signed frame, never written to R2 or logs.
+   */
+  initPixels?: Uint8Array;
+  /** Hash of initPixels (cache-key field), kept in the stored image's metadata instead of the pixels. */
+  initImageHash?: string;
 }
 
 export type FlightOutcome =
@@ -50,7 +57,7 @@ export class GenerationObject extends DurableObject<Env> {
     const existing = await headImage(this.env.IMAGES, job.cacheKey);
     if (existing) return { ok: true, source: "cached", ...existing, promptTruncated: false };
 
-    const outcome = await gpuClientFor(readConfig(this.env)).infer(job.request);
+    const outcome = await gpuClientFor(readConfig(this.env)).infer(job.request, job.initPixels);
     if (!outcome.ok) {
       console.warn(
         JSON.stringify({
@@ -79,6 +86,9 @@ export class GenerationObject extends DurableObject<Env> {
       outputQuality: r.quality ?? null,
       promptTruncated: image.promptTruncated,
       requestId: r.request_id,
+      ...(r.init_image && job.initImageHash
+        ? { init: { imageHash: job.initImageHash, strength: r.init_image.strength } }
+        : {}),
     };
     const stored = await putImage(this.env.IMAGES, job.cacheKey, image.bytes, image.contentType, meta);
     return { ok: true, source: "generated", ...stored, promptTruncated: image.promptTruncated };

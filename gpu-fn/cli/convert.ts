@@ -1,5 +1,5 @@
 /**
- * npm run convert -- --from <hf-folder> --out <model-folder> [--target cpu|cuda] [--transformer <file>] [--name <n>]
+ * npm run convert -- --from <hf-folder> --out <model-folder> [--target cpu|cuda] [--transformer <file>] [--vae <file>] [--name <n>]
  *
  * Converts a Z-Image(-Turbo) diffusers checkpoint into the ONNX model folder the GPU function loads.
  */
@@ -11,7 +11,7 @@ import { type ConvertOptions, type ConvertResult, convertCheckpoint } from "../m
 export { type ConvertOptions, type ConvertResult, convertCheckpoint } from "../model/convert";
 
 const USAGE =
-  "usage: npm run convert -- --from <hf-folder> --out <model-folder> [--target cpu|cuda] [--transformer <single-file.safetensors>] [--name <name>]";
+  "usage: npm run convert -- --from <hf-folder> --out <model-folder> [--target cpu|cuda] [--transformer <single-file.safetensors>] [--vae <single-file.safetensors>] [--name <name>]";
 
 export function parseConvertArgs(argv: string[]): ConvertOptions {
   const { values } = parseArgs({
@@ -21,6 +21,7 @@ export function parseConvertArgs(argv: string[]): ConvertOptions {
       out: { type: "string" },
       target: { type: "string", default: "cpu" },
       transformer: { type: "string" },
+      vae: { type: "string" },
       name: { type: "string" },
     },
     strict: true,
@@ -34,6 +35,7 @@ export function parseConvertArgs(argv: string[]): ConvertOptions {
     out: values.out,
     target: values.target,
     transformerFile: values.transformer,
+    vaeFile: values.vae,
     name: values.name,
   };
 }

@@ -18,7 +18,7 @@ import { writeTinyCheckpoint } from "../model/tiny/checkpoint";
 import { isPresetName, PRESETS, type PresetName } from "../model/tiny/presets";
 
 /** Bump when the generated weights or configs change, so existing folders are rebuilt. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2; // 2: the VAE carries encoder weights (image-to-image)
 export const DEFAULT_TINY_DIR = "models/tiny";
 
 export interface TinyModelOptions {

@@ -1,5 +1,6 @@
 /**
- * Runs a golden set: convert `<set>/checkpoint`, run every case of `<set>/cases.json` through the handler
+ * Runs a golden set: convert `<set>/checkpoint`, run every case of `<set>/cases.json` (then of
+ * `<set>/cases-img2img.json` when the set has it: VAE encoder and image-to-image cases) through the handler
  * `gpu-fn/golden/<component>.ts`, write each case's actual outputs to `<out>/<case file name>`, compare them
  * with the expected outputs when the case file has them. Inputs come only from each case's `inputs`.
  */
@@ -67,6 +68,14 @@ export interface GoldenReport {
 }
 
 const HANDLER_DIR = dirname(fileURLToPath(import.meta.url));
+/** The case lists a set may have; the second is optional (sets from before image-to-image lack it). */
+export const CASE_FILES = ["cases.json", "cases-img2img.json"] as const;
+
+function readCases(path: string): z.infer<typeof casesSchema> {
+  const parsed = casesSchema.safeParse(JSON.parse(readFileSync(path, "utf8")));
+  if (!parsed.success) throw new Error(`${path}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
 
 export async function runGolden(opts: GoldenRunOptions): Promise<GoldenReport> {
   const setDir = resolve(opts.setDir);
@@ -74,10 +83,12 @@ export async function runGolden(opts: GoldenRunOptions): Promise<GoldenReport> {
   const target = opts.target ?? "cpu";
   const provider = opts.provider ?? "cpu";
   const log = opts.log ?? ((line: string) => console.log(line));
-  const casesPath = join(setDir, "cases.json");
-  const parsed = casesSchema.safeParse(JSON.parse(readFileSync(casesPath, "utf8")));
-  if (!parsed.success) throw new Error(`${casesPath}: ${z.prettifyError(parsed.error)}`);
-  const cases = (parsed.data.cases as GoldenCase[]).filter((c) => !opts.only || opts.only.includes(c.name));
+  const parsed = readCases(join(setDir, "cases.json"));
+  const img2imgPath = join(setDir, CASE_FILES[1]);
+  const extra = existsSync(img2imgPath) ? readCases(img2imgPath).cases : [];
+  const cases = ([...parsed.cases, ...extra] as GoldenCase[]).filter(
+    (c) => !opts.only || opts.only.includes(c.name),
+  );
   mkdirSync(outDir, { recursive: true });
 
   let modelDir = opts.modelDir ? resolve(opts.modelDir) : join(outDir, "model");
@@ -97,7 +108,7 @@ export async function runGolden(opts: GoldenRunOptions): Promise<GoldenReport> {
       modelDir,
       target,
       provider,
-      set: parsed.data.set ?? basename(setDir),
+      set: parsed.set ?? basename(setDir),
     });
     reports.push(report);
     printCase(report, log);
@@ -107,7 +118,7 @@ export async function runGolden(opts: GoldenRunOptions): Promise<GoldenReport> {
   log(
     `${reports.length - failed - written} passed, ${failed} failed, ${written} written without reference (${target})`,
   );
-  return { set: parsed.data.set ?? basename(setDir), target, modelDir, cases: reports, ok: failed === 0 };
+  return { set: parsed.set ?? basename(setDir), target, modelDir, cases: reports, ok: failed === 0 };
 }
 
 interface RunContext {

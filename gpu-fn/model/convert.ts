@@ -2,7 +2,7 @@
  * Checkpoint -> model folder: open the diffusers checkpoint, check every tensor's shape against the configs
  * (before anything is written), build the three graphs one after another (weights streamed, so memory stays
  * bounded by the largest tensor group a builder holds), copy the tokenizer, write model.json with a content
- * digest revision.
+ * digest revision. The VAE's encoder half becomes its own graph (vae_encoder.onnx, for image-to-image).
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -16,6 +16,7 @@ import {
 } from "./builders/transformer-config";
 import type { BuiltGraph, Target } from "./builders/types";
 import { buildVaeDecoder, vaeDecoderKeyShapes, vaeScaleFactor } from "./builders/vae-decoder";
+import { buildVaeEncoder, vaeEncoderKeyShapes } from "./builders/vae-encoder";
 import { type Checkpoint, checkShapes, openCheckpoint, parseWith } from "./checkpoint";
 import { type GraphName, MODEL_FORMAT, MODEL_JSON, type ModelJson, writeModelJson } from "./model-folder";
 import { contentRevision } from "./revision";
@@ -31,6 +32,8 @@ export interface ConvertOptions {
   name?: string;
   /** ComfyUI-style single-file transformer used instead of `transformer/*.safetensors`. */
   transformerFile?: string;
+  /** ComfyUI-style single-file VAE (LDM names) used instead of `vae/*.safetensors` (config stays vae/config.json). */
+  vaeFile?: string;
   /** Overrides of model.json `defaults` (steps 8, guidance 0, 1024x1024). */
   defaults?: Partial<ModelJson["defaults"]>;
   /** Progress per component, in parameters written. */
@@ -56,7 +59,10 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   const started = performance.now();
   const target = opts.target ?? "cpu";
   const out = resolve(opts.out);
-  const ckpt = openCheckpoint(resolve(opts.from), { transformerFile: opts.transformerFile });
+  const ckpt = openCheckpoint(resolve(opts.from), {
+    transformerFile: opts.transformerFile,
+    vaeFile: opts.vaeFile,
+  });
   try {
     // 1. Parse configs and check every tensor's shape before writing anything.
     const tConfig = parseWith(
@@ -73,6 +79,7 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
     checkShapes("transformer", ckpt.transformer.weights, transformerKeyShapes(tConfig));
     checkShapes("text_encoder", ckpt.textEncoder.weights, textEncoderKeyShapes(teConfig));
     checkShapes("vae_decoder", ckpt.vae.weights, vaeDecoderKeyShapes(vConfig));
+    checkShapes("vae_encoder", ckpt.vae.weights, vaeEncoderKeyShapes(vConfig));
     if (vConfig.latent_channels !== tConfig.in_channels) {
       throw new Error(
         `vae latent_channels ${vConfig.latent_channels} != transformer in_channels ${tConfig.in_channels}`,
@@ -110,6 +117,13 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
         outDir: out,
         onProgress: progress("vae_decoder"),
       }),
+      vae_encoder: await buildVaeEncoder({
+        weights: ckpt.vae.weights,
+        config: vConfig,
+        target,
+        outDir: out,
+        onProgress: progress("vae_encoder"),
+      }),
     };
 
     // 3. Tokenizer, model.json.
@@ -136,7 +150,7 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
       },
       defaults: { ...DEFAULTS, ...opts.defaults },
     };
-    const files = (Object.keys(graphs) as GraphName[]).flatMap((g) => [graphs[g].file, graphs[g].data]);
+    const files = Object.values(graphs).flatMap((g) => [g.file, g.data]);
     if (tokenizer) files.push(tokenizer.file, tokenizer.config);
     const revision = contentRevision(
       files.map((f) => ({ name: f, path: join(out, f) })),
@@ -151,6 +165,7 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
         text_encoder: { file: graphs.text_encoder.file, data: graphs.text_encoder.data },
         transformer: { file: graphs.transformer.file, data: graphs.transformer.data },
         vae_decoder: { file: graphs.vae_decoder.file, data: graphs.vae_decoder.data },
+        vae_encoder: { file: graphs.vae_encoder.file, data: graphs.vae_encoder.data },
       },
       tokenizer,
       ...settings,

@@ -2,7 +2,9 @@
  * The converted model folder's `model.json` (read by the GPU function, written by `npm run convert`):
  * schema, loader and writer. Graph I/O: text_encoder `input_ids`/`attention_mask` int64 [B,L] ->
  * `hidden_states` f32 [B,L,hidden]; vae_decoder `z` f32 [B,16,h,w] -> `image` f32 [B,3,8h,8w];
- * transformer I/O is defined in transformer-io.ts.
+ * vae_encoder `image` f32 [B,3,H,W] -> `latent_mean`/`latent_logvar`/`latent_std` f32 [B,16,H/8,W/8];
+ * transformer I/O is defined in transformer-io.ts. `vae_encoder` is optional: folders converted before
+ * image-to-image existed lack it and still serve text-to-image (`imageToImageUnsupported` says why not).
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +21,12 @@ export const modelJsonSchema = z.object({
   /** "zit-" + first 16 hex of a sha256 over the graphs, their data, tokenizer files and the configs below. */
   revision: z.string().regex(/^zit-[0-9a-f]{16}$/),
   target: z.enum(["cpu", "cuda"]),
-  graphs: z.object({ text_encoder: graphFiles, transformer: graphFiles, vae_decoder: graphFiles }),
+  graphs: z.object({
+    text_encoder: graphFiles,
+    transformer: graphFiles,
+    vae_decoder: graphFiles,
+    vae_encoder: graphFiles.optional(),
+  }),
   tokenizer: z.object({ file: z.string().min(1), config: z.string().min(1) }).nullable(),
   scheduler: z.object({
     num_train_timesteps: z.number().int().positive(),
@@ -62,10 +69,20 @@ export const modelJsonSchema = z.object({
 export type ModelJson = z.infer<typeof modelJsonSchema>;
 export type GraphName = keyof ModelJson["graphs"];
 
+/**
+ * Why a model folder cannot run image-to-image, as one line for logs and errors; null when it can.
+ * Folders converted before the VAE encoder graph existed have no `graphs.vae_encoder`.
+ */
+export function imageToImageUnsupported(dir: string, model: ModelJson): string | null {
+  if (model.graphs.vae_encoder) return null;
+  return `${dir} was converted before image-to-image support (no vae_encoder graph): rebuild it with \`npm run convert\` (or \`npm run model:tiny\`) to enable /v1/images/edits; text-to-image keeps working`;
+}
+
 /** A loaded model folder: the validated model.json plus absolute paths of its files. */
 export interface ModelFolder {
   dir: string;
   model: ModelJson;
+  /** Absolute path of a graph; throws for an optional graph the folder lacks (see imageToImageUnsupported). */
   graphPath(name: GraphName): string;
   tokenizerPaths: { file: string; config: string } | null;
 }
@@ -85,7 +102,7 @@ export function loadModelFolder(dir: string): ModelFolder {
   if (!parsed.success) throw new Error(`${path}: invalid model.json: ${z.prettifyError(parsed.error)}`);
   const model = parsed.data;
   const files = [
-    ...Object.values(model.graphs).flatMap((g) => [g.file, g.data]),
+    ...Object.values(model.graphs).flatMap((g) => (g ? [g.file, g.data] : [])),
     ...(model.tokenizer ? [model.tokenizer.file, model.tokenizer.config] : []),
   ];
   for (const f of files) {
@@ -94,7 +111,12 @@ export function loadModelFolder(dir: string): ModelFolder {
   return {
     dir,
     model,
-    graphPath: (name) => join(dir, model.graphs[name].file),
+    graphPath: (name) => {
+      const g = model.graphs[name];
+      if (!g)
+        throw new Error(imageToImageUnsupported(dir, model) ?? `${dir}: model.json has no ${name} graph`);
+      return join(dir, g.file);
+    },
     tokenizerPaths: model.tokenizer
       ? { file: join(dir, model.tokenizer.file), config: join(dir, model.tokenizer.config) }
       : null,

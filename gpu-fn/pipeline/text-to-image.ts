@@ -2,10 +2,13 @@
  * The Z-Image-Turbo denoising pipeline over three model calls (text encoder, transformer, VAE decoder), for a batch
  * of compatible jobs (same size and step count). Every job keeps its own prompt, seed and guidance, so a batched job
  * gives the same result as the job alone (within fp32 tolerance). Spec §4; diffusers ZImagePipeline.__call__.
- * Phases: 1 encode prompts, 2 initial noise, 3 schedule, 4 Euler loop with optional CFG, 5 decode + postprocess.
+ * Phases: 1 encode prompts, 2 schedule, 3 initial noise, 4 Euler loop with optional CFG, 5 decode + postprocess.
+ * Jobs with an `init` image (image-to-image) get phase 3 from image-to-image.ts and start phase 4 at their
+ * start step; everything else is shared, so a batch may only mix jobs with the same start step.
  * @module
  */
 import { type CfgOptions, combineGuidance, guidanceAt, usesCfg } from "./cfg";
+import { type EncodeImage, type InitImage, prepareImageLatents, startStep } from "./image-to-image";
 import { torchRandn } from "./noise/torch-randn";
 import { type DecodedImage, decoderOutputToImage, toDecoderInput } from "./postprocess";
 import { buildSchedule, type SchedulerConfig } from "./scheduler";
@@ -29,6 +32,8 @@ export interface PipelineModels {
   transformer(items: TransformerItem[], latentHeight: number, latentWidth: number): Promise<Float32Array[]>;
   /** z (B, 16, h, w) in decoder space -> image (B, 3, 8h, 8w). */
   decode(z: Float32Array, batch: number, latentHeight: number, latentWidth: number): Promise<Float32Array>;
+  /** VAE encoder (image-to-image only); absent when the model folder has no encoder graph. */
+  encodeImage?: EncodeImage;
 }
 
 export interface PipelineConfig {
@@ -51,10 +56,19 @@ export interface GenerationJob extends CfgOptions {
   /** Initial latents (16·h·w, C order); otherwise drawn from `seed` like torch's CPU generator. */
   initialLatents?: Float32Array;
   seed?: number;
+  /** Image-to-image: start from this picture (initialLatents then stands for the noise, generator draw 2). */
+  init?: InitImage;
+}
+
+/** The scheduler step a job starts at: 0 for text-to-image, t_start for image-to-image. */
+export function jobStartStep(job: Pick<GenerationJob, "steps" | "init">): number {
+  return job.init ? startStep(job.steps, job.init.strength) : 0;
 }
 
 export interface BatchTimings {
   textEncoderMs: number;
+  /** VAE encoder + noise mixing (image-to-image jobs only; 0 otherwise). */
+  encodeMs?: number;
   stepMs: number[];
   decodeMs: number;
   postprocessMs: number;
@@ -101,9 +115,10 @@ export class ZImagePipeline {
   async generate(jobs: GenerationJob[], hooks: GenerationHooks = {}): Promise<BatchOutput> {
     if (jobs.length === 0) throw new Error("empty batch");
     const { width, height, steps } = jobs[0];
+    const first = jobStartStep(jobs[0]);
     for (const j of jobs) {
-      if (j.width !== width || j.height !== height || j.steps !== steps) {
-        throw new Error("a batch must share width, height and steps");
+      if (j.width !== width || j.height !== height || j.steps !== steps || jobStartStep(j) !== first) {
+        throw new Error("a batch must share width, height, steps and start step");
       }
     }
     const { h, w } = latentSize(width, height, this.config.latent.vae_scale_factor);
@@ -135,8 +150,29 @@ export class ZImagePipeline {
     }
     timings.textEncoderMs = performance.now() - t0;
 
-    // 2. Initial noise, one generator per job.
-    const latents = jobs.map((job) => {
+    // 2. Schedule (shared: same step count and start step).
+    const { sigmas, modelT } = buildSchedule(steps, this.config.scheduler);
+
+    // 3. Initial noise, one generator per job; image-to-image jobs encode their picture and mix the noise in.
+    t0 = performance.now();
+    const withInit = jobs.flatMap((job, k) => (job.init ? [k] : []));
+    const mixed = new Map<number, Float32Array>();
+    if (withInit.length > 0) {
+      const encode = this.models.encodeImage;
+      if (!encode) throw new Error("this model has no VAE encoder graph (image-to-image needs one)");
+      const { noised } = await prepareImageLatents(
+        encode,
+        withInit.map((k) => jobs[k] as GenerationJob & { init: InitImage }),
+        { width, height, latentLen },
+        this.config.latent,
+        sigmas[first],
+      );
+      for (const [i, k] of withInit.entries()) mixed.set(k, noised[i]);
+    }
+    timings.encodeMs = performance.now() - t0;
+    const latents = jobs.map((job, k) => {
+      const m = mixed.get(k);
+      if (m) return m;
       if (job.initialLatents) {
         if (job.initialLatents.length !== latentLen) {
           throw new Error(`initial latents have ${job.initialLatents.length} values, expected ${latentLen}`);
@@ -147,11 +183,8 @@ export class ZImagePipeline {
       return torchRandn(latentLen, job.seed);
     });
 
-    // 3. Schedule (shared: same step count).
-    const { sigmas, modelT } = buildSchedule(steps, this.config.scheduler);
-
     // 4. Euler steps; one transformer call per step for the whole batch ([positives..., negatives...]).
-    for (let i = 0; i < steps; i++) {
+    for (let i = first; i < steps; i++) {
       t0 = performance.now();
       const active = jobs.map((_, k) => k).filter((k) => !cancelled(k));
       if (active.length === 0) break;
@@ -178,7 +211,7 @@ export class ZImagePipeline {
         for (let p = 0; p < latentLen; p++) lat[p] = Math.fround(lat[p] + Math.fround(dt * -v[p]));
       });
       timings.stepMs.push(performance.now() - t0);
-      hooks.onStep?.(i + 1, steps);
+      hooks.onStep?.(i + 1 - first, steps - first);
     }
 
     // 5. Decode the surviving jobs in one call, then postprocess.

@@ -1,11 +1,12 @@
 /**
- * The pipeline's three model calls over ONNX Runtime sessions (graph I/O: gpu-fn/model/model-folder.ts and
+ * The pipeline's model calls (three, plus the VAE encoder for image-to-image) over ONNX Runtime sessions (graph I/O: gpu-fn/model/model-folder.ts and
  * transformer-io.ts). Counts the time spent inside session.run, for the overhead ratio in docs/benchmarks.md.
  * @module
  */
 import * as ort from "onnxruntime-node";
-import type { ModelFolder, ModelJson } from "../model/model-folder";
+import { imageToImageUnsupported, type ModelFolder, type ModelJson } from "../model/model-folder";
 import { buildTransformerFeeds, splitTransformerOutput } from "../model/transformer-io";
+import type { Posterior } from "../pipeline/image-to-image";
 import type { PipelineConfig, PipelineModels, TransformerItem } from "../pipeline/text-to-image";
 import { type ActiveProvider, type ExecutionProviderSetting, openSession } from "./execution-provider";
 
@@ -13,9 +14,11 @@ export interface ModelSessions {
   textEncoder: ort.InferenceSession;
   transformer: ort.InferenceSession;
   vaeDecoder: ort.InferenceSession;
+  /** Absent for model folders converted before image-to-image (text-to-image still works). */
+  vaeEncoder?: ort.InferenceSession;
 }
 
-/** Opens the three graphs of a model folder; all on the same provider. */
+/** Opens the graphs of a model folder, all on the same provider; says in one line when the encoder is missing. */
 export async function openModelSessions(
   folder: ModelFolder,
   setting: ExecutionProviderSetting,
@@ -26,8 +29,16 @@ export async function openModelSessions(
   const rest: ExecutionProviderSetting = te.provider;
   const tr = await openSession(folder.graphPath("transformer"), rest, log);
   const vae = await openSession(folder.graphPath("vae_decoder"), rest, log);
+  const missing = imageToImageUnsupported(folder.dir, folder.model);
+  if (missing) log(missing);
+  const enc = missing ? null : await openSession(folder.graphPath("vae_encoder"), rest, log);
   return {
-    sessions: { textEncoder: te.session, transformer: tr.session, vaeDecoder: vae.session },
+    sessions: {
+      textEncoder: te.session,
+      transformer: tr.session,
+      vaeDecoder: vae.session,
+      ...(enc ? { vaeEncoder: enc.session } : {}),
+    },
     provider: te.provider,
   };
 }
@@ -91,6 +102,20 @@ export class OrtPipelineModels implements PipelineModels {
     const dims = [batch, this.#model.latent.channels, latentHeight, latentWidth];
     const out = await this.#run(this.#sessions.vaeDecoder, { z: new ort.Tensor("float32", z, dims) });
     return out.data as Float32Array;
+  }
+
+  /** Present only when the folder has the encoder graph (PipelineModels.encodeImage is optional). */
+  get encodeImage():
+    | ((image: Float32Array, batch: number, h: number, w: number) => Promise<Posterior>)
+    | undefined {
+    const session = this.#sessions.vaeEncoder;
+    if (!session) return undefined;
+    return async (image, batch, height, width) => {
+      const t0 = performance.now();
+      const out = await session.run({ image: new ort.Tensor("float32", image, [batch, 3, height, width]) });
+      this.sessionRunMs += performance.now() - t0;
+      return { mean: out.latent_mean.data as Float32Array, std: out.latent_std.data as Float32Array };
+    };
   }
 
   async #run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.Tensor> {

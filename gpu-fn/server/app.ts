@@ -10,7 +10,14 @@ import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type ApiErrorType, errorBody } from "../../shared/errors";
 import { type NonceStore, verifyRequest } from "../../shared/hmac";
-import { INFER_PATH, inferRequestSchema } from "../../shared/protocol";
+import {
+  decodeInferFrame,
+  INFER_PATH,
+  inferRequestSchema,
+  isInferFrame,
+  MAX_INFER_JSON_BYTES,
+  MAX_INIT_IMAGE_PIXELS,
+} from "../../shared/protocol";
 import { ClientGoneError, DeadlineExceededError, DrainingError, QueueFullError } from "./batcher";
 import { type InferService, UnprocessableError } from "./infer-service";
 import type { GpuMetrics } from "./metrics";
@@ -108,10 +115,13 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post(
     INFER_PATH,
+    // JSON (text-to-image) or a frame with the input pixels (image-to-image); the exact size is checked below.
     bodyLimit({
-      maxSize: 64 * 1024,
+      maxSize: 8 + MAX_INFER_JSON_BYTES + 3 * MAX_INIT_IMAGE_PIXELS,
       onError: () =>
-        fail(413, "invalid_request_error", "request body over 64 KiB", { code: "body_too_large" }),
+        fail(413, "invalid_request_error", "request body over the image-to-image frame limit", {
+          code: "body_too_large",
+        }),
     }),
     async (c) => {
       const body = new Uint8Array(await c.req.arrayBuffer());
@@ -142,9 +152,18 @@ export function createApp(deps: AppDeps): Hono {
           },
         );
       }
+      const frame = isInferFrame(body) ? decodeInferFrame(body) : null;
+      if (isInferFrame(body) && !frame) {
+        return fail(400, "invalid_request_error", "malformed request frame", { code: "invalid_frame" });
+      }
+      if (!frame && body.length > MAX_INFER_JSON_BYTES) {
+        return fail(413, "invalid_request_error", "JSON request body over 64 KiB", {
+          code: "body_too_large",
+        });
+      }
       let json: unknown;
       try {
-        json = JSON.parse(new TextDecoder().decode(body));
+        json = JSON.parse(frame ? frame.json : new TextDecoder().decode(body));
       } catch {
         return fail(400, "invalid_request_error", "body is not valid JSON", { code: "invalid_json" });
       }
@@ -157,8 +176,26 @@ export function createApp(deps: AppDeps): Hono {
           code: "invalid_parameter",
         });
       }
+      const init = parsed.data.init_image;
+      const expected = init ? init.width * init.height * 3 : 0;
+      if ((frame?.pixels.length ?? 0) !== expected || (init && !frame)) {
+        return fail(
+          400,
+          "invalid_request_error",
+          init
+            ? `init_image: expected ${expected} bytes of RGB8 pixels in a request frame, got ${frame?.pixels.length ?? 0}`
+            : "a request frame carries pixels but no init_image",
+          { param: "init_image", code: "invalid_init_image" },
+        );
+      }
+      if (init && init.width * init.height > MAX_INIT_IMAGE_PIXELS) {
+        return fail(400, "invalid_request_error", `init_image: over ${MAX_INIT_IMAGE_PIXELS} pixels`, {
+          param: "init_image",
+          code: "image_too_many_pixels",
+        });
+      }
       try {
-        const out = await deps.service.infer(parsed.data, c.req.raw.signal);
+        const out = await deps.service.infer(parsed.data, c.req.raw.signal, frame?.pixels);
         deps.metrics.requests.inc({ status: "200" });
         return new Response(new Uint8Array(out.body), { status: 200, headers: out.headers });
       } catch (err) {

@@ -1,11 +1,11 @@
 /**
  * Dynamic batcher in front of the single inference engine. Requests wait in one bounded FIFO queue; when the
- * engine is free, the oldest request's compatibility group (same size, steps and guidance mode) is dispatched once
+ * engine is free, the oldest request's compatibility group (same size, steps, guidance mode, start step) is dispatched once
  * it has `maxBatch` members or the oldest has waited `maxWaitMs`. Expired deadlines and aborted clients are
  * dropped before compute; a client that goes away mid-batch is cancelled between steps.
  * @module
  */
-import type { GenerationJob } from "../pipeline/text-to-image";
+import { type GenerationJob, jobStartStep } from "../pipeline/text-to-image";
 import type { BatchDone } from "../runtime/inference-engine";
 import type { WorkerImage } from "../runtime/worker-protocol";
 
@@ -52,9 +52,12 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/** Requests that may share a transformer call: same latent size and step count, and the same guidance mode. */
+/**
+ * Requests that may share a transformer call: same latent size and step count, the same guidance mode, and the
+ * same start step (image-to-image jobs start at t_start; text-to-image and strength-1 jobs at 0).
+ */
 export function batchKey(job: GenerationJob): string {
-  return `${job.width}x${job.height}/${job.steps}/${job.guidanceScale > 0 ? "cfg" : "plain"}`;
+  return `${job.width}x${job.height}/${job.steps}/${job.guidanceScale > 0 ? "cfg" : "plain"}/t${jobStartStep(job)}`;
 }
 
 export class DynamicBatcher {

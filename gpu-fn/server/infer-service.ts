@@ -1,10 +1,13 @@
 /**
- * One `POST /v1/infer` request from validated protocol fields to encoded image bytes: tokenize, queue for a batch,
- * encode with sharp, and collect per-stage timings for `server-timing` and /metrics.
+ * One `POST /v1/infer` request from validated protocol fields to encoded image bytes: tokenize, (image-to-image:
+ * resize the input pixels to the output size), queue for a batch, encode with sharp, and collect per-stage
+ * timings for `server-timing` and /metrics.
  * @module
  */
 import { CONTENT_TYPES, INFER_HEADERS, type InferRequest } from "../../shared/protocol";
+import { startStep, stepsRun } from "../../shared/strength";
 import { encodeImage } from "../pipeline/image-encode";
+import { resizeInitImage } from "../pipeline/image-resize";
 import type { GenerationJob } from "../pipeline/text-to-image";
 import type { PromptEncoder } from "../runtime/prompt-encoder";
 import { DeadlineExceededError, type DynamicBatcher } from "./batcher";
@@ -26,6 +29,8 @@ export interface InferServiceOptions {
   encoder: PromptEncoder;
   metrics: GpuMetrics;
   model: { name: string; revision: string };
+  /** Why this model folder cannot run image-to-image (one line), or null when it can. */
+  imageToImageUnsupported?: string | null;
   maxSide: number;
   now?: () => number;
 }
@@ -42,7 +47,8 @@ export class InferService {
     this.#o = opts;
   }
 
-  async infer(req: InferRequest, signal?: AbortSignal): Promise<InferOutcome> {
+  /** `pixels`: the frame's RGB8 input image, exactly `init_image.width · height · 3` bytes (checked by the app). */
+  async infer(req: InferRequest, signal?: AbortSignal, pixels?: Uint8Array): Promise<InferOutcome> {
     const now = this.#o.now ?? Date.now;
     const t0 = performance.now();
     this.#checkSize(req);
@@ -56,6 +62,23 @@ export class InferService {
     const negative = cfg ? this.#o.encoder.encode(req.negative_prompt) : null;
     const tokenizeMs = performance.now() - tTok;
 
+    const init = req.init_image;
+    let resizeMs = 0;
+    let initRgb: Uint8Array | undefined;
+    if (init) {
+      if (this.#o.imageToImageUnsupported)
+        throw new UnprocessableError(this.#o.imageToImageUnsupported, "image");
+      if (!pixels) throw new UnprocessableError("init_image without pixels", "init_image");
+      try {
+        startStep(req.steps, init.strength);
+      } catch (err) {
+        throw new UnprocessableError((err as Error).message, "strength");
+      }
+      const tResize = performance.now();
+      initRgb = await resizeInitImage(pixels, init.width, init.height, req.width, req.height);
+      resizeMs = performance.now() - tResize;
+    }
+
     const job: GenerationJob = {
       width: req.width,
       height: req.height,
@@ -64,6 +87,7 @@ export class InferService {
       promptIds: prompt.ids,
       negativePromptIds: negative?.ids,
       seed: req.seed,
+      ...(init && initRgb ? { init: { rgb: initRgb, strength: init.strength } } : {}),
     };
     const item = await this.#o.batcher.submit(job, { deadlineMs: req.deadline_ms, signal });
 
@@ -83,6 +107,7 @@ export class InferService {
             steps: req.steps,
             guidance_scale: req.guidance_scale,
             seed: req.seed,
+            ...(init ? { strength: init.strength } : {}),
             model: this.#o.model.name,
             revision: this.#o.model.revision,
           }
@@ -95,6 +120,12 @@ export class InferService {
       ["tokenize", tokenizeMs],
       ["queue", item.queueMs],
       ["text_encoder", t.textEncoderMs],
+      ...(init
+        ? ([
+            ["resize", resizeMs],
+            ["vae_encode", t.encodeMs ?? 0],
+          ] as [Stage, number][])
+        : []),
       ["denoise", t.stepMs.reduce((a, b) => a + b, 0)],
       ["decode", t.decodeMs],
       ["postprocess", t.postprocessMs],
@@ -116,6 +147,7 @@ export class InferService {
           .map(([s, ms]) => `${s};dur=${ms.toFixed(1)}`)
           .join(", "),
         "x-zi-batch-size": String(item.batchSize),
+        [INFER_HEADERS.stepsRun]: String(stepsRun(req.steps, init?.strength)),
       },
     };
   }

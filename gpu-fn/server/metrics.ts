@@ -9,6 +9,8 @@ export const STAGES = [
   "queue",
   "tokenize",
   "text_encoder",
+  "resize",
+  "vae_encode",
   "step",
   "denoise",
   "decode",

@@ -7,7 +7,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { MemoryNonceStore } from "../../shared/hmac";
-import { loadModelFolder } from "../model/model-folder";
+import { imageToImageUnsupported, loadModelFolder } from "../model/model-folder";
 import { InferenceEngine } from "../runtime/inference-engine";
 import { loadPromptEncoder } from "../runtime/prompt-encoder";
 import { createApp } from "./app";
@@ -104,6 +104,7 @@ export async function startGpuFn(
     encoder,
     metrics: m,
     model: { name: model.name, revision: model.revision },
+    imageToImageUnsupported: imageToImageUnsupported(folder.dir, folder.model),
     maxSide: cfg.maxSide,
   });
   const retryAfterSeconds = () =>

@@ -15,7 +15,7 @@
  * Mount after `apiKeyAuth` and `bufferBody`.
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { DEFAULT_SIZE, MAX_IMAGES_PER_REQUEST, parseSize } from "../../../shared/api";
 import { type AccountsConfig, type AccountsEnv, readAccountsConfig } from "../../accounts/config";
 import { ApiError } from "../../errors";
@@ -72,10 +72,15 @@ function settleQuota(
   throw quotaUnavailable(config, context, outcome.reason);
 }
 
-export function generationLimits(): MiddlewareHandler<AppEnv> {
+export interface GenerationLimitsOptions {
+  /** Reads `n` and `size` from the body (default: its JSON; edits read their multipart fields). */
+  fields?: (c: Context<AppEnv>) => Promise<unknown>;
+}
+
+export function generationLimits(options: GenerationLimitsOptions = {}): MiddlewareHandler<AppEnv> {
   return async function generationLimits(c, next) {
     const { keyId, plan } = c.var.principal;
-    const wanted = await requestedImages(() => c.req.json());
+    const wanted = await requestedImages(() => (options.fields ? options.fields(c) : c.req.json()));
     if (wanted?.pixels != null && wanted.pixels > plan.maxPixels) {
       throw new ApiError(
         "permission_error",

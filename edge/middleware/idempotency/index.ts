@@ -12,7 +12,7 @@
  * Mount after `apiKeyAuth` and the JSON body guard.
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { sha256Hex } from "../../../shared/hmac";
 import { readConfig } from "../../config";
 import { ApiError } from "../../errors";
@@ -108,7 +108,12 @@ async function claimOrWait(
   }
 }
 
-export function idempotency(): MiddlewareHandler<AppEnv> {
+export interface IdempotencyOptions {
+  /** What the fingerprint hashes instead of the raw body (edits: fields + file hashes; multipart boundaries vary). */
+  fingerprintBody?: (c: Context<AppEnv>) => Promise<string>;
+}
+
+export function idempotency(options: IdempotencyOptions = {}): MiddlewareHandler<AppEnv> {
   let lastPurge = 0;
 
   return async function idempotency(c, next) {
@@ -118,8 +123,10 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
     const { accountId } = c.var.principal;
     const requestId = c.var.requestId;
     const store = new IdempotencyStore(c.env.DB, c.env.IMAGES);
-    const body = new Uint8Array(await c.req.arrayBuffer());
-    const fingerprint = await sha256Hex(`${c.req.method} ${c.req.path}\n${new TextDecoder().decode(body)}`);
+    const body = options.fingerprintBody
+      ? await options.fingerprintBody(c)
+      : new TextDecoder().decode(new Uint8Array(await c.req.arrayBuffer()));
+    const fingerprint = await sha256Hex(`${c.req.method} ${c.req.path}\n${body}`);
     const now = Date.now();
 
     if (now - lastPurge >= PURGE_INTERVAL_MS) {

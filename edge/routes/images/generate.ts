@@ -5,12 +5,19 @@
  * @module
  */
 import { createRoute, type RouteHandler } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { encodeBase64 } from "hono/utils/encode";
-import { type CacheStatus, generationRequestSchema, generationResponseSchema } from "../../../shared/api";
+import {
+  type CacheStatus,
+  type GenerationRequest,
+  generationRequestSchema,
+  generationResponseSchema,
+} from "../../../shared/api";
 import { errorEnvelopeSchema } from "../../../shared/errors";
+import { stepsRun } from "../../../shared/strength";
 import { publicOrigin, readConfig } from "../../config";
 import { ApiError } from "../../errors";
-import { type PlannedImage, planGeneration } from "../../generation/plan";
+import { type GenerationPlan, type PlannedImage, planGeneration } from "../../generation/plan";
 import { jsonBody } from "../../middleware/json-body";
 import type { FlightOutcome } from "../../objects/generation";
 import type { AppEnv, ServedImage } from "../../types";
@@ -54,15 +61,16 @@ async function readBytes(env: Env, key: string): Promise<Uint8Array> {
   return new Uint8Array(await object.arrayBuffer());
 }
 
-/** One image: from R2 if cached, else through the single flight of its cacheKey. */
-async function resolveImage(env: Env, image: PlannedImage, wantBytes: boolean): Promise<ServedResult> {
+/** One image: from R2 if cached, else through the single flight of its cacheKey (also used by edits.ts). */
+export async function resolveImage(env: Env, image: PlannedImage, wantBytes: boolean): Promise<ServedResult> {
   const { request } = image.job;
   const base = {
     cacheKey: image.cacheKey,
     seed: image.seed,
     width: request.width,
     height: request.height,
-    steps: request.steps,
+    // Billed steps: all of them for text-to-image, the ones that run after the start step for image-to-image.
+    steps: stepsRun(request.steps, request.init_image?.strength),
     outputFormat: request.output_format,
   };
   // A hit needs one R2 call: the whole object when bytes are wanted, else only its head.
@@ -117,8 +125,20 @@ export function cacheStatus(served: ServedImage[]): CacheStatus {
 
 export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = async (c) => {
   const body = c.req.valid("json");
+  const plan = await planGeneration(body, readConfig(c.env), c.var.requestId);
+  return c.json(await answerPlan(c, body, plan), 200);
+};
+
+/**
+ * Resolves every planned image (cache or single flight) and builds the response body; records the served
+ * images for metering and sets `x-cache`. Shared by generations and edits (edits.ts).
+ */
+export async function answerPlan(
+  c: Context<AppEnv>,
+  body: Pick<GenerationRequest, "response_format" | "output_format">,
+  plan: GenerationPlan,
+) {
   const config = readConfig(c.env);
-  const plan = await planGeneration(body, config, c.var.requestId);
   const wantBytes = body.response_format === "b64_json";
   const results = await Promise.all(plan.images.map((image) => resolveImage(c.env, image, wantBytes)));
 
@@ -132,22 +152,19 @@ export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = 
   );
   c.header("x-cache", cacheStatus(served));
   const pricer = c.get("priceServedImages");
-  return c.json(
-    {
-      created: Math.floor(Date.now() / 1000),
-      data,
-      size: `${plan.width}x${plan.height}`,
-      quality: plan.quality,
-      output_format: body.output_format,
-      background: "opaque" as const,
-      usage: {
-        images: served.length,
-        generated: served.filter((s) => s.source === "generated").length,
-        pixels: plan.width * plan.height,
-        steps: plan.steps,
-        price_micros: pricer ? pricer(served) : null,
-      },
+  return {
+    created: Math.floor(Date.now() / 1000),
+    data,
+    size: `${plan.width}x${plan.height}`,
+    quality: plan.quality,
+    output_format: body.output_format,
+    background: "opaque" as const,
+    usage: {
+      images: served.length,
+      generated: served.filter((s) => s.source === "generated").length,
+      pixels: plan.width * plan.height,
+      steps: served[0]?.steps ?? plan.steps,
+      price_micros: pricer ? pricer(served) : null,
     },
-    200,
-  );
-};
+  };
+}

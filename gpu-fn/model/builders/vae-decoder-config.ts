@@ -6,6 +6,7 @@ import { z } from "zod";
 
 export const vaeConfigSchema = z.looseObject({
   act_fn: z.literal("silu").default("silu"),
+  in_channels: z.number().int().positive().default(3),
   block_out_channels: z.array(z.number().int().positive()).min(1),
   layers_per_block: z.number().int().positive(),
   latent_channels: z.number().int().positive(),
@@ -13,10 +14,12 @@ export const vaeConfigSchema = z.looseObject({
   norm_num_groups: z.number().int().positive().default(32),
   mid_block_add_attention: z.boolean().default(true),
   up_block_types: z.array(z.literal("UpDecoderBlock2D")).optional(),
+  down_block_types: z.array(z.literal("DownEncoderBlock2D")).optional(),
   scaling_factor: z.number().positive(),
   shift_factor: z.number().nullable().default(null),
   force_upcast: z.boolean().default(true),
   use_post_quant_conv: z.boolean().default(true),
+  use_quant_conv: z.boolean().default(true),
 });
 
 export type VaeConfig = z.infer<typeof vaeConfigSchema>;
@@ -31,6 +34,9 @@ export function parseVaeConfig(json: unknown): VaeConfig {
   }
   if (config.up_block_types && config.up_block_types.length !== config.block_out_channels.length) {
     throw new Error("vae config: up_block_types and block_out_channels differ in length");
+  }
+  if (config.down_block_types && config.down_block_types.length !== config.block_out_channels.length) {
+    throw new Error("vae config: down_block_types and block_out_channels differ in length");
   }
   return config;
 }

@@ -1,5 +1,5 @@
 export { type ModelIndex, parseWith, readJson, type SchedulerConfig, schedulerConfigSchema } from "./configs";
-export { comfyTransformerRefs, isComfyTransformer, textEncoderRefs } from "./layouts";
+export { comfyTransformerRefs, isComfyTransformer, isLdmVae, ldmVaeRefs, textEncoderRefs } from "./layouts";
 export {
   type Checkpoint,
   type ComponentCheckpoint,

@@ -1,6 +1,7 @@
 /**
  * Key layouts a checkpoint may use, mapped to the canonical names the builders read (spec §2, §6):
- * Qwen3 keys with or without `model.`, and the ComfyUI / "original" single-file transformer naming.
+ * Qwen3 keys with or without `model.`, the ComfyUI / "original" single-file transformer naming, and the
+ * original (LDM / BFL `ae.safetensors`) VAE naming that ComfyUI's single-file VAEs use.
  */
 import type { SafetensorsSet, TensorRef } from "../safetensors";
 
@@ -71,6 +72,49 @@ export function comfyTransformerRefs(set: SafetensorsSet, patchKey: string): Map
       continue;
     }
     put(key, { file: t.file, name: t.name });
+  }
+  return refs;
+}
+
+/** True when VAE tensors use the original LDM naming (`encoder.down.0.block.0.*`, `mid.attn_1.*`). */
+export function isLdmVae(set: SafetensorsSet): boolean {
+  for (const name of set.tensors.keys())
+    if (/(^|\.)(encoder|decoder)\.(down|up|mid)\./.test(name)) return true;
+  return false;
+}
+
+/**
+ * diffusers `convert_ldm_vae_checkpoint` as key renames: `down.i.block.j` -> `down_blocks.i.resnets.j`,
+ * `up.i` -> `up_blocks.(n−1−i)` (LDM counts decoder blocks from the lowest resolution), `mid.block_1/2` ->
+ * `mid_block.resnets.0/1`, `mid.attn_1.{norm,q,k,v,proj_out}` -> `attentions.0.{group_norm,to_q,to_k,to_v,to_out.0}`
+ * (their 1x1-conv weights [C, C, 1, 1] read as [C, C], no copy), `nin_shortcut` -> `conv_shortcut`,
+ * `norm_out` -> `conv_norm_out`. A `first_stage_model.` or `vae.` prefix is dropped.
+ */
+export function ldmVaeRefs(set: SafetensorsSet, upBlocks: number): Map<string, TensorRef> {
+  const refs = new Map<string, TensorRef>();
+  for (const [name, t] of set.tensors) {
+    let key = name.replace(/^(first_stage_model|vae)\./, "");
+    key = key
+      .replace(/^encoder\.down\.(\d+)\.block\.(\d+)\./, "encoder.down_blocks.$1.resnets.$2.")
+      .replace(/^encoder\.down\.(\d+)\.downsample\./, "encoder.down_blocks.$1.downsamplers.0.")
+      .replace(
+        /^decoder\.up\.(\d+)\.block\.(\d+)\./,
+        (_, i, j) => `decoder.up_blocks.${upBlocks - 1 - Number(i)}.resnets.${j}.`,
+      )
+      .replace(
+        /^decoder\.up\.(\d+)\.upsample\./,
+        (_, i) => `decoder.up_blocks.${upBlocks - 1 - Number(i)}.upsamplers.0.`,
+      )
+      .replace(/\.mid\.block_([12])\./, (_, k) => `.mid_block.resnets.${Number(k) - 1}.`)
+      .replace(/\.mid\.attn_1\.norm\./, ".mid_block.attentions.0.group_norm.")
+      .replace(/\.mid\.attn_1\.(q|k|v)\./, ".mid_block.attentions.0.to_$1.")
+      .replace(/\.mid\.attn_1\.proj_out\./, ".mid_block.attentions.0.to_out.0.")
+      .replace(/\.nin_shortcut\./, ".conv_shortcut.")
+      .replace(/^(encoder|decoder)\.norm_out\./, "$1.conv_norm_out.");
+    if (refs.has(key)) throw new Error(`${set.label}: two tensors map to VAE key "${key}"`);
+    const shape = t.file.entry(t.name).shape;
+    const isAttnConv = /\.attentions\.0\.(to_q|to_k|to_v|to_out\.0)\.weight$/.test(key) && shape.length === 4;
+    refs.set(key, { file: t.file, name: t.name, ...(isAttnConv ? { shape: shape.slice(0, 2) } : {}) });
   }
   return refs;
 }

@@ -14,7 +14,7 @@ import {
   type SchedulerConfig,
   schedulerConfigSchema,
 } from "./configs";
-import { comfyTransformerRefs, isComfyTransformer, textEncoderRefs } from "./layouts";
+import { comfyTransformerRefs, isComfyTransformer, isLdmVae, ldmVaeRefs, textEncoderRefs } from "./layouts";
 
 export interface ComponentCheckpoint {
   /** Folder of the component (config.json lives here). */
@@ -39,6 +39,8 @@ export interface Checkpoint {
 export interface OpenCheckpointOptions {
   /** A ComfyUI-style (or diffusers) single-file transformer replacing `transformer/*.safetensors`. */
   transformerFile?: string;
+  /** A ComfyUI-style single-file VAE (LDM names, e.g. BFL's ae.safetensors) replacing `vae/*.safetensors`. */
+  vaeFile?: string;
 }
 
 export function openCheckpoint(root: string, opts: OpenCheckpointOptions = {}): Checkpoint {
@@ -75,11 +77,15 @@ export function openCheckpoint(root: string, opts: OpenCheckpointOptions = {}): 
 
     const vDir = join(root, "vae");
     const vJson = readJson(join(vDir, "config.json"));
+    const vConfig = parseWith(join(vDir, "config.json"), parseVaeConfig, vJson);
+    const vSet = open(opts.vaeFile ?? vDir);
     const vae = {
       dir: vDir,
       configJson: vJson,
-      config: parseWith(join(vDir, "config.json"), parseVaeConfig, vJson),
-      weights: MappedWeightSource.fromSet(open(vDir)),
+      config: vConfig,
+      weights: isLdmVae(vSet)
+        ? new MappedWeightSource(vSet.label, ldmVaeRefs(vSet, vConfig.block_out_channels.length))
+        : MappedWeightSource.fromSet(vSet),
     };
 
     const sPath = join(root, "scheduler", "scheduler_config.json");

@@ -8,6 +8,8 @@ export interface TensorRef {
   file: SafetensorsFile;
   name: string;
   rows?: [number, number];
+  /** A reshape with the same element count and order (e.g. a 1x1 conv [C, C, 1, 1] read as a linear [C, C]). */
+  shape?: number[];
 }
 
 export class MappedWeightSource implements WeightSource {
@@ -33,6 +35,7 @@ export class MappedWeightSource implements WeightSource {
   info(key: string): TensorInfo {
     const ref = this.ref(key);
     const e = ref.file.entry(ref.name);
+    if (ref.shape) return { key, dtype: e.dtype, shape: [...ref.shape] };
     const shape = ref.rows ? [ref.rows[1] - ref.rows[0], ...e.shape.slice(1)] : [...e.shape];
     return { key, dtype: e.dtype, shape };
   }

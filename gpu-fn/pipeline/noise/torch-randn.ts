@@ -13,10 +13,32 @@ const TWO_POW_M53 = 2 ** -53;
 
 /** Standard normal float32 values in C order, exactly as torch's CPU generator produces them. */
 export function torchRandn(numel: number, seed: number): Float32Array {
-  if (!Number.isInteger(numel) || numel < 0)
-    throw new RangeError(`numel must be a non-negative integer: ${numel}`);
-  const engine = new Mt19937(seed);
-  return numel >= 16 ? normalFill(engine, numel) : serialNormal(engine, numel);
+  return new TorchGenerator(seed).randn(numel);
+}
+
+/**
+ * `torch.Generator().manual_seed(seed)` used for several draws in a row, e.g. img2img's posterior ε and then the
+ * noise (golden README §9.3: two consecutive randn calls on one generator). Shapes below 16 elements take the
+ * serial path, which in torch keeps an odd normal cached in the generator; that cache is not emulated, so a
+ * draw after an odd serial draw is refused rather than silently wrong.
+ */
+export class TorchGenerator {
+  readonly #engine: Mt19937;
+  #oddSerialDraw = false;
+
+  constructor(seed: number) {
+    this.#engine = new Mt19937(seed);
+  }
+
+  randn(numel: number): Float32Array {
+    if (!Number.isInteger(numel) || numel < 0)
+      throw new RangeError(`numel must be a non-negative integer: ${numel}`);
+    if (this.#oddSerialDraw)
+      throw new Error("TorchGenerator: a draw after an odd serial draw is not emulated");
+    if (numel >= 16) return normalFill(this.#engine, numel);
+    this.#oddSerialDraw = numel % 2 === 1;
+    return serialNormal(this.#engine, numel);
+  }
 }
 
 /** Seed as torch's manual_seed uses it (`seed mod 2^32`). */

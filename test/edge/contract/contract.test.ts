@@ -10,6 +10,7 @@ import { Validator } from "@cfworker/json-schema";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { putImage } from "../../../edge/cache/image-store";
+import { EDIT_FIXTURES } from "../../fixtures/edits/fixtures";
 import { ADMIN_TOKEN, call, installGpu, newCustomer } from "../accounts/support";
 import { testImageRequest } from "../support/api";
 import { type Schema, SchemaArbitraries } from "./schema-arbitrary";
@@ -26,6 +27,8 @@ interface Doc {
 }
 
 const RUNS = 40;
+/** The input image of generated edits requests (a 64x64 PNG). */
+const EDIT_IMAGE = Uint8Array.from(atob(EDIT_FIXTURES["photo64.png"]), (ch) => ch.charCodeAt(0));
 const IMAGE_KEY = "c".repeat(64);
 let doc: Doc;
 let arbitraries: SchemaArbitraries;
@@ -78,7 +81,12 @@ function pathValue(name: string): fc.Arbitrary<string> {
 interface Generated {
   path: string;
   query: Record<string, unknown>;
-  body: { kind: "none" } | { kind: "json"; value: unknown } | { kind: "raw"; text: string; type: string };
+  body:
+    | { kind: "none" }
+    | { kind: "json"; value: unknown }
+    | { kind: "raw"; text: string; type: string }
+    // multipart/form-data operations (POST /v1/images/edits): the value's fields as text parts + one image file
+    | { kind: "form"; value: unknown };
   credential: "right" | "none" | "wrong";
 }
 
@@ -97,26 +105,42 @@ function requestArbitrary(path: string, op: Operation): fc.Arbitrary<Generated> 
       { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
     );
   const bodySchema = op.requestBody?.content["application/json"]?.schema;
-  const bodyArb: fc.Arbitrary<Generated["body"]> = bodySchema
+  const formSchema = op.requestBody?.content["multipart/form-data"]?.schema;
+  const formArb: fc.Arbitrary<Generated["body"]> | null = formSchema
     ? fc.oneof(
         {
           weight: 3,
-          arbitrary: arbitraries.valid(bodySchema).map((value) => ({ kind: "json" as const, value })),
+          arbitrary: arbitraries.valid(formSchema).map((value) => ({ kind: "form" as const, value })),
         },
         {
           weight: 2,
-          arbitrary: arbitraries.invalid(bodySchema).map((value) => ({ kind: "json" as const, value })),
+          arbitrary: arbitraries.invalid(formSchema).map((value) => ({ kind: "form" as const, value })),
         },
-        {
-          weight: 1,
-          arbitrary: fc.constantFrom(
-            { kind: "raw" as const, text: "{not json", type: "application/json" },
-            { kind: "raw" as const, text: "prompt=cat", type: "application/x-www-form-urlencoded" },
-            { kind: "raw" as const, text: "", type: "application/json" },
-          ),
-        },
+        { weight: 1, arbitrary: fc.constant({ kind: "raw" as const, text: "{}", type: "application/json" }) },
       )
-    : fc.constant({ kind: "none" as const });
+    : null;
+  const bodyArb: fc.Arbitrary<Generated["body"]> = formArb
+    ? formArb
+    : bodySchema
+      ? fc.oneof(
+          {
+            weight: 3,
+            arbitrary: arbitraries.valid(bodySchema).map((value) => ({ kind: "json" as const, value })),
+          },
+          {
+            weight: 2,
+            arbitrary: arbitraries.invalid(bodySchema).map((value) => ({ kind: "json" as const, value })),
+          },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(
+              { kind: "raw" as const, text: "{not json", type: "application/json" },
+              { kind: "raw" as const, text: "prompt=cat", type: "application/x-www-form-urlencoded" },
+              { kind: "raw" as const, text: "", type: "application/json" },
+            ),
+          },
+        )
+      : fc.constant({ kind: "none" as const });
   return fc.record({
     path: pathArb,
     query: fc.record(queryRecord, { requiredKeys: [] }),
@@ -138,8 +162,17 @@ async function send(method: string, op: Operation, g: Generated): Promise<Respon
   const headers: Record<string, string> = {};
   const credential = credentialFor(op, g.credential);
   if (credential) headers.authorization = `Bearer ${credential}`;
-  let body: string | undefined;
-  if (g.body.kind === "json") {
+  let body: string | FormData | undefined;
+  if (g.body.kind === "form") {
+    const form = new FormData();
+    const value = g.body.value;
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value))
+        if (v !== undefined && v !== null) form.append(k, String(v));
+    }
+    form.append("image", new File([EDIT_IMAGE], "in.png", { type: "image/png" }));
+    body = form;
+  } else if (g.body.kind === "json") {
     headers["content-type"] = "application/json";
     body = JSON.stringify(g.body.value);
   } else if (g.body.kind === "raw") {

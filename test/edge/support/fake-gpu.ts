@@ -11,6 +11,7 @@ import { vi } from "vitest";
 import { MemoryNonceStore, verifyRequest } from "../../../shared/hmac";
 import {
   CONTENT_TYPES,
+  decodeInferFrame,
   INFER_HEADERS,
   INFER_PATH,
   type InferRequest,
@@ -31,6 +32,8 @@ export interface FakeCall {
   auth: "ok" | Exclude<Awaited<ReturnType<typeof verifyRequest>>, { ok: true }>["reason"];
   /** The request's Authorization header (the GPU host's own gate, e.g. RunPod's API key), null when absent. */
   authorization: string | null;
+  /** Image-to-image: the frame's input pixels (RGB8), null for JSON bodies. */
+  pixels: Uint8Array | null;
   answered: string;
 }
 
@@ -104,12 +107,15 @@ export class FakeGpu {
     const host = url.host;
     if (!this.#defaults.has(host) && !this.#scripts.has(host)) throw new Error(`No fake for ${request.url}`);
     const behaviour = this.#scripts.get(host)?.shift() ?? this.#defaults.get(host) ?? { kind: "ok" };
-    const bodyText = await request.text();
+    const bodyBytes = new Uint8Array(await request.arrayBuffer());
+    const frame = decodeInferFrame(bodyBytes);
+    const bodyText = frame ? frame.json : new TextDecoder().decode(bodyBytes);
     const call: FakeCall = {
       host,
       body: null,
       auth: "ok",
       authorization: request.headers.get("authorization"),
+      pixels: frame ? frame.pixels.slice() : null,
       answered: behaviour.kind,
     };
     this.calls.push(call);
@@ -124,7 +130,7 @@ export class FakeGpu {
       secret: this.secret,
       method: request.method,
       path: url.pathname,
-      body: bodyText,
+      body: bodyBytes,
       headers: request.headers,
       nonces: this.#nonces,
       // The edge signs for the backend it calls: a fake backend knows its own origin.

@@ -50,3 +50,45 @@ export function writeComfyTransformer(diffusersDir: string, outFile: string): Te
 }
 
 export const comfyFileIn = (dir: string) => join(dir, "z_image_turbo_comfy.safetensors");
+
+/**
+ * Rewrites a diffusers VAE folder as a ComfyUI/BFL-style single file (LDM names, the inverse of ldmVaeRefs):
+ * `down_blocks.i.resnets.j` -> `down.i.block.j`, `up_blocks.i` -> `up.(n−1−i)`, mid-block names, attention
+ * projections as 1x1 convs [C, C, 1, 1], `conv_shortcut` -> `nin_shortcut`, `conv_norm_out` -> `norm_out`.
+ */
+export function writeLdmVae(diffusersDir: string, outFile: string, upBlocks: number): void {
+  const src = openSafetensors(diffusersDir);
+  const tensors: TensorToWrite[] = [];
+  try {
+    for (const [name, t] of src.tensors) {
+      const e = t.file.entry(name);
+      const ldm = name
+        .replace(/^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\./, "encoder.down.$1.block.$2.")
+        .replace(/^encoder\.down_blocks\.(\d+)\.downsamplers\.0\./, "encoder.down.$1.downsample.")
+        .replace(
+          /^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\./,
+          (_, i, j) => `decoder.up.${upBlocks - 1 - Number(i)}.block.${j}.`,
+        )
+        .replace(
+          /^decoder\.up_blocks\.(\d+)\.upsamplers\.0\./,
+          (_, i) => `decoder.up.${upBlocks - 1 - Number(i)}.upsample.`,
+        )
+        .replace(/\.mid_block\.resnets\.([01])\./, (_, k) => `.mid.block_${Number(k) + 1}.`)
+        .replace(/\.mid_block\.attentions\.0\.group_norm\./, ".mid.attn_1.norm.")
+        .replace(/\.mid_block\.attentions\.0\.to_(q|k|v)\./, ".mid.attn_1.$1.")
+        .replace(/\.mid_block\.attentions\.0\.to_out\.0\./, ".mid.attn_1.proj_out.")
+        .replace(/\.conv_shortcut\./, ".nin_shortcut.")
+        .replace(/^(encoder|decoder)\.conv_norm_out\./, "$1.norm_out.");
+      const conv1x1 = /\.attn_1\.(q|k|v|proj_out)\.weight$/.test(ldm);
+      tensors.push({
+        name: ldm,
+        dtype: e.dtype,
+        shape: conv1x1 ? [...e.shape, 1, 1] : e.shape,
+        data: t.file.readRaw(name),
+      });
+    }
+  } finally {
+    src.close();
+  }
+  writeSafetensors(outFile, tensors);
+}

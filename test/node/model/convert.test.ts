@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { convertCheckpoint, parseConvertArgs } from "../../../gpu-fn/cli/convert";
 import { loadModelFolder } from "../../../gpu-fn/model/model-folder";
-import { comfyFileIn, writeComfyTransformer } from "./comfy-fixture";
+import { comfyFileIn, writeComfyTransformer, writeLdmVae } from "./comfy-fixture";
 import { useTempDirs } from "./temp-dirs";
 
 const CKPT = resolve("test/fixtures/golden/tiny-a/checkpoint");
@@ -26,7 +26,7 @@ describe("convertCheckpoint", () => {
     expect(a.model.revision).toMatch(/^zit-[0-9a-f]{16}$/);
     expect(b.model.revision).toBe(a.model.revision);
     expect(cuda.model.revision).not.toBe(a.model.revision);
-    expect(a.parameters).toBe(70_912 + 591_856 + 198_403);
+    expect(a.parameters).toBe(70_912 + 591_856 + 198_403 + 128_592);
 
     const folder = loadModelFolder(a.modelDir);
     expect(folder.model).toMatchObject({
@@ -46,6 +46,11 @@ describe("convertCheckpoint", () => {
       defaults: { steps: 8, guidance_scale: 0, width: 1024, height: 1024 },
     });
     expect(existsSync(folder.graphPath("vae_decoder"))).toBe(true);
+    expect(folder.model.graphs.vae_encoder).toEqual({
+      file: "vae_encoder.onnx",
+      data: "vae_encoder.onnx.data",
+    });
+    expect(existsSync(folder.graphPath("vae_encoder"))).toBe(true);
     expect(cuda.graphs.transformer.bytes).toBeLessThan(a.graphs.transformer.bytes);
   });
 
@@ -62,6 +67,16 @@ describe("convertCheckpoint", () => {
     expect(folder.model.text_encoder.pad_token_id).toBe(151643); // <|endoftext|>
     const copied = readFileSync(folder.tokenizerPaths!.file);
     expect(copied.equals(readFileSync(join(QWEN3_TOKENIZER, "tokenizer.json")))).toBe(true);
+  });
+
+  it("converts a ComfyUI/BFL single-file VAE (LDM names) into the same encoder and decoder (same revision)", async () => {
+    const single = join(tmp("conv-ldm-vae-"), "ae.safetensors");
+    writeLdmVae(join(CKPT, "vae"), single, 4);
+    const ref = await convertCheckpoint({ from: CKPT, out: tmp("conv-ldm-ref-") });
+    const ldm = await convertCheckpoint({ from: CKPT, out: tmp("conv-ldm-out-"), vaeFile: single });
+    expect(ldm.model.graphs.vae_encoder).toBeDefined();
+    expect(ldm.model.revision).toBe(ref.model.revision);
+    expect(parseConvertArgs(["--from", "a", "--out", "b", "--vae", single]).vaeFile).toBe(single);
   });
 
   it("converts a ComfyUI single-file transformer into the same graphs (same revision)", async () => {

@@ -7,11 +7,11 @@ import { SafetensorsFile, writeSafetensors } from "../../../gpu-fn/model/safeten
 import { useTempDirs } from "./temp-dirs";
 
 const TINY = resolve("test/fixtures/golden/tiny-a");
-const cases = JSON.parse(readFileSync(join(TINY, "cases.json"), "utf8")).cases as {
-  name: string;
-  file: string;
-  outputs: Record<string, unknown>;
-}[];
+type CaseEntry = { name: string; file: string; outputs: Record<string, unknown> };
+const readList = (f: string) => JSON.parse(readFileSync(join(TINY, f), "utf8")).cases as CaseEntry[];
+const cases = readList("cases.json");
+/** The runner reads cases-img2img.json after cases.json (VAE encoder and image-to-image). */
+const allCases = [...cases, ...readList("cases-img2img.json")];
 const quiet = () => {};
 const tmp = useTempDirs();
 
@@ -24,10 +24,11 @@ describe.each(["cpu", "cuda"] as const)("golden tiny-a, %s target (CPU provider)
     expect(
       failed.map((c) => `${c.name}: ${c.error ?? JSON.stringify(c.tensors.filter((t) => !t.ok))}`),
     ).toEqual([]);
-    expect(report.cases.map((c) => c.name)).toEqual(cases.map((c) => c.name));
+    expect(report.cases.map((c) => c.name)).toEqual(allCases.map((c) => c.name));
+    expect(report.cases.map((c) => c.component)).toEqual(expect.arrayContaining(["vae_encoder", "img2img"]));
     expect(report.ok).toBe(true);
     // Every case's actual outputs are written under the case file's name, with the expected tensor names.
-    for (const c of cases) {
+    for (const c of allCases) {
       const f = SafetensorsFile.open(join(out, c.file.split("/").pop()!));
       expect(f.keys()).toEqual(expect.arrayContaining(Object.keys(c.outputs)));
       f.close();
