@@ -9,10 +9,11 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type ApiErrorType, errorBody } from "../../shared/errors";
-import { type NonceStore, verifyRequest } from "../../shared/hmac";
+import type { NonceStore } from "../../shared/hmac";
 import { INFER_PATH, inferRequestSchema } from "../../shared/protocol";
-import { ClientGoneError, DeadlineExceededError, DrainingError, QueueFullError } from "./batcher";
-import { type InferService, UnprocessableError } from "./infer-service";
+import { admitInfer, failureOf } from "./admit";
+import type { InferService } from "./infer-service";
+import { mountInferStream } from "./infer-stream";
 import type { GpuMetrics } from "./metrics";
 import type { ServiceState } from "./service-state";
 
@@ -26,16 +27,11 @@ export interface AppDeps {
   /** Seconds a client should wait before retrying a 503 (estimated from the queue). */
   retryAfterSeconds: () => number;
   log?: (line: string) => void;
+  /** Interval of the streaming route's heartbeat events (default 1000 ms). */
+  heartbeatMs?: number;
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest();
-
-const HMAC_CODES = {
-  missing: "missing_signature",
-  bad_signature: "bad_signature",
-  stale: "stale_timestamp",
-  replay: "replayed_nonce",
-} as const;
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
@@ -104,77 +100,41 @@ export function createApp(deps: AppDeps): Hono {
         fail(413, "invalid_request_error", "request body over 64 KiB", { code: "body_too_large" }),
     }),
     async (c) => {
-      const body = new Uint8Array(await c.req.arrayBuffer());
-      const verdict = await verifyRequest({
-        secret: deps.hmac.secret,
-        method: "POST",
+      const admitted = await admitInfer({
         path: INFER_PATH,
-        body,
+        body: new Uint8Array(await c.req.arrayBuffer()),
         headers: c.req.raw.headers,
-        nonces: deps.hmac.nonces,
-        maxSkewMs: deps.hmac.maxSkewMs,
+        hmac: deps.hmac,
+        state: deps.state,
+        schema: inferRequestSchema,
       });
-      if (!verdict.ok) {
-        return fail(401, "authentication_error", `request signature rejected: ${verdict.reason}`, {
-          code: HMAC_CODES[verdict.reason],
-        });
+      if (!admitted.ok) {
+        const { status, type, message, param, code } = admitted.refusal;
+        return fail(status, type, message, { param, code });
       }
-      if (!deps.state.ready) {
-        const draining = deps.state.phase === "draining";
-        return fail(
-          503,
-          "service_unavailable",
-          draining ? "server is shutting down" : "models are not ready yet",
-          {
-            code: draining ? "draining" : "not_ready",
-          },
-        );
-      }
-      let json: unknown;
+      const request = admitted.request;
       try {
-        json = JSON.parse(new TextDecoder().decode(body));
-      } catch {
-        return fail(400, "invalid_request_error", "body is not valid JSON", { code: "invalid_json" });
-      }
-      const parsed = inferRequestSchema.safeParse(json);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const param = issue.path.join(".") || null;
-        return fail(400, "invalid_request_error", `${param ?? "body"}: ${issue.message}`, {
-          param: param ?? undefined,
-          code: "invalid_parameter",
-        });
-      }
-      try {
-        const out = await deps.service.infer(parsed.data, c.req.raw.signal);
+        const out = await deps.service.infer(request, c.req.raw.signal);
         deps.metrics.requests.inc({ status: "200" });
         return new Response(new Uint8Array(out.body), { status: 200, headers: out.headers });
       } catch (err) {
-        if (err instanceof UnprocessableError) {
-          return fail(422, "invalid_request_error", err.message, {
-            param: err.param,
-            code: "unsupported_value",
-          });
-        }
-        if (err instanceof QueueFullError) {
-          return fail(503, "service_unavailable", "queue is full, retry later", { code: "queue_full" });
-        }
-        if (err instanceof DrainingError) {
-          return fail(503, "service_unavailable", "server is shutting down", { code: "draining" });
-        }
-        if (err instanceof DeadlineExceededError) {
-          return fail(504, "server_error", err.message, { code: "deadline_exceeded" });
-        }
-        if (err instanceof ClientGoneError) {
-          return fail(499, "invalid_request_error", err.message, { code: "client_closed_request" });
-        }
-        log(`request ${parsed.data.request_id} failed: ${(err as Error).message}`);
-        return fail(500, "server_error", `image generation failed: ${(err as Error).message}`, {
-          code: "model_failure",
-        });
+        const f = failureOf(err);
+        if (f.unexpected) log(`request ${request.request_id} failed: ${(err as Error).message}`);
+        return fail(f.status, f.type, f.message, { param: f.param, code: f.code });
       }
     },
   );
+
+  mountInferStream(app, {
+    ...deps,
+    log,
+    bodyLimit: bodyLimit({
+      maxSize: 64 * 1024,
+      onError: () =>
+        fail(413, "invalid_request_error", "request body over 64 KiB", { code: "body_too_large" }),
+    }),
+    fail,
+  });
 
   app.all(INFER_PATH, (c) => {
     const res = fail(405, "invalid_request_error", `${c.req.method} is not allowed; use POST`, {

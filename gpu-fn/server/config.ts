@@ -39,6 +39,8 @@ const envSchema = z.object({
   HMAC_MAX_SKEW_MS: intFrom("HMAC_MAX_SKEW_MS", 300_000, 1),
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`; unset or empty = open. */
   METRICS_TOKEN: z.string().optional(),
+  /** Heartbeat interval of POST /v1/infer/stream (the edge treats a few missed beats as a dead backend). */
+  HEARTBEAT_MS: intFrom("HEARTBEAT_MS", 1000, 50),
 });
 
 export interface GpuFnConfig {
@@ -58,6 +60,8 @@ export interface GpuFnConfig {
   hmacMaxSkewMs: number;
   /** Bearer token required by GET /metrics; null = /metrics is open. */
   metricsToken: string | null;
+  /** Heartbeat interval of the streaming inference route (optional: default 1000 ms). */
+  heartbeatMs?: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): GpuFnConfig {
@@ -80,5 +84,6 @@ export function loadConfig(env: Record<string, string | undefined>): GpuFnConfig
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     hmacMaxSkewMs: e.HMAC_MAX_SKEW_MS,
     metricsToken: e.METRICS_TOKEN?.trim() || null,
+    heartbeatMs: e.HEARTBEAT_MS,
   };
 }

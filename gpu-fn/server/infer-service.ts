@@ -7,7 +7,7 @@ import { CONTENT_TYPES, INFER_HEADERS, type InferRequest } from "../../shared/pr
 import { encodeImage } from "../pipeline/image-encode";
 import type { GenerationJob } from "../pipeline/text-to-image";
 import type { PromptEncoder } from "../runtime/prompt-encoder";
-import { DeadlineExceededError, type DynamicBatcher } from "./batcher";
+import { DeadlineExceededError, type DynamicBatcher, type ItemEvents } from "./batcher";
 import type { GpuMetrics, Stage } from "./metrics";
 
 /** A request that is well-formed but asks for something this model cannot do (HTTP 422). */
@@ -42,7 +42,12 @@ export class InferService {
     this.#o = opts;
   }
 
-  async infer(req: InferRequest, signal?: AbortSignal): Promise<InferOutcome> {
+  /** `previews` and `events` come from the streaming form (infer-stream.ts); the plain form has neither. */
+  async infer(
+    req: InferRequest & { previews?: number },
+    signal?: AbortSignal,
+    events?: ItemEvents,
+  ): Promise<InferOutcome> {
     const now = this.#o.now ?? Date.now;
     const t0 = performance.now();
     this.#checkSize(req);
@@ -64,8 +69,9 @@ export class InferService {
       promptIds: prompt.ids,
       negativePromptIds: negative?.ids,
       seed: req.seed,
+      previews: req.previews ?? 0,
     };
-    const item = await this.#o.batcher.submit(job, { deadlineMs: req.deadline_ms, signal });
+    const item = await this.#o.batcher.submit(job, { deadlineMs: req.deadline_ms, signal, events });
 
     const tEnc = performance.now();
     const { image } = item;
@@ -94,6 +100,7 @@ export class InferService {
       ["text_encoder", t.textEncoderMs],
       ["denoise", t.stepMs.reduce((a, b) => a + b, 0)],
       ["decode", t.decodeMs],
+      ["preview", t.previewMs],
       ["postprocess", t.postprocessMs],
       ["image_encode", imageEncodeMs],
       ["total", performance.now() - t0],
@@ -115,6 +122,21 @@ export class InferService {
         "x-zi-batch-size": String(item.batchSize),
       },
     };
+  }
+
+  /** Why a request would be refused before any work (422 size, 503 queue full or draining), or null. */
+  refusal(req: InferRequest): Error | null {
+    try {
+      this.#checkSize(req);
+    } catch (err) {
+      return err as Error;
+    }
+    return this.#o.batcher.refusal();
+  }
+
+  /** Position of a queued job (by the events it was submitted with); 0 once it runs. */
+  queuePosition(events: ItemEvents): number {
+    return this.#o.batcher.queuePosition(events);
   }
 
   #checkSize(req: InferRequest): void {

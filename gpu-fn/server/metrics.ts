@@ -12,6 +12,7 @@ export const STAGES = [
   "step",
   "denoise",
   "decode",
+  "preview",
   "postprocess",
   "image_encode",
   "total",
