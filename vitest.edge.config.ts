@@ -33,6 +33,8 @@ export default defineConfig({
           // D1 schema for the tests, applied by test/edge/accounts/apply-migrations.ts.
           TEST_MIGRATIONS: await readD1Migrations("./edge/migrations"),
           MODEL_REVISION: "test-rev",
+          // Below the schema's 4000-character ceiling, so both limits are tested (and /openapi.json shows it).
+          MAX_PROMPT_CHARS: "3000",
           GPU_ATTEMPT_TIMEOUT_MS: "2000",
           GPU_DEADLINE_MS: "5000",
           // Short, because breaker state is per isolate and test files share it.

@@ -2,16 +2,15 @@
  * The edge application, built from small route modules.
  *
  * Order of a request: request context (id, served images) -> CORS (public routes only; answers preflights)
- * -> 405 detection -> EXTENSIONS (auth, rate limit,
+ * -> 405 for a wrong method (before anything reads the body or counts) -> EXTENSIONS (auth, rate limit,
  * metering, idempotency: see `AppExtension`) -> routes. Extensions are installed before the public routes, so
  * their middleware wraps them and can read `c.var.servedImages` after `await next()`.
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { methodNotAllowed } from "hono/method-not-allowed";
-import { errorBody } from "../shared/errors";
 import { notFound, onError } from "./errors";
 import { CORS_PATHS, publicCors } from "./middleware/cors";
+import { methodNotAllowedFirst } from "./middleware/method-not-allowed";
 import { requestContext } from "./middleware/request-context";
 import { mountImageRoutes } from "./routes/images/router";
 import { mountModelRoutes } from "./routes/models/router";
@@ -41,24 +40,8 @@ export function createApp(options: CreateAppOptions = {}): EdgeApp {
   // Before the 405 check and the extensions' auth: a preflight (OPTIONS, no API key) is answered here.
   const corsMiddleware = publicCors();
   for (const path of CORS_PATHS) app.use(path, corsMiddleware);
-  app.use(
-    "*",
-    methodNotAllowed({
-      app,
-      onMethodNotAllowed: (c, methods) =>
-        c.json(
-          errorBody(
-            "invalid_request_error",
-            `Method ${c.req.method} not allowed; use ${methods.join(", ")}`,
-            {
-              code: "method_not_allowed",
-            },
-          ),
-          405,
-          { allow: methods.join(", ") },
-        ),
-    }),
-  );
+  // A wrong method is answered before auth, limits or body parsing run (it costs no quota).
+  app.use("*", methodNotAllowedFirst(app));
 
   // ---- EXTENSION POINT: auth / rate-limit / metering middleware and admin routes go here ----
   for (const extension of options.extensions ?? []) extension.install(app);

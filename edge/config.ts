@@ -16,7 +16,7 @@ const configSchema = z.object({
   modelRevision: z.string().min(1),
   modelCreated: intVar(0),
   publicBaseUrl: z.string(),
-  maxPromptChars: intVar(2000, 1),
+  maxPromptChars: intVar(4000, 1),
   minImageSide: intVar(64, 16),
   maxImageSide: intVar(2048, 16),
   maxBodyBytes: intVar(65536, 1024),

@@ -24,6 +24,8 @@ export interface RequestContextVariables {
   /** Set by hono/request-id; echoed as `x-request-id`. */
   requestId: string;
   servedImages: ServedImage[];
+  /** Set by the metering middleware (accounts): what these images cost, for the response's `usage`. */
+  priceServedImages?: (served: ServedImage[]) => number;
 }
 
 export type AppEnv = { Bindings: Env; Variables: RequestContextVariables };

@@ -2,9 +2,9 @@
  * Canonical image request and its cache key.
  *
  * `cacheKey = hex(sha256(UTF-8(JSON.stringify([CACHE_KEY_VERSION, modelRevision, prompt, negativePrompt,
- *   width, height, steps, guidanceScale, seed, outputFormat]))))`
+ *   width, height, steps, guidanceScale, seed, outputFormat, outputQuality]))))`
  * where prompt and negativePrompt are Unicode NFC-normalized and trimmed. Numbers are JSON numbers
- * (shortest round-trip form), so `1`, `1.0` and `1e0` in the client's JSON give the same key; the fixed
+ * (shortest round-trip form); `outputQuality` is the jpeg/webp encoder quality (null for png), so `1`, `1.0` and `1e0` in the client's JSON give the same key; the fixed
  * array order makes the client's key order irrelevant. Bump `CACHE_KEY_VERSION` whenever the definition
  * changes. Each image of an n-image request has its own key (its own seed).
  * @module
@@ -12,7 +12,7 @@
 import { sha256Hex } from "./hmac";
 import type { OutputFormat } from "./protocol";
 
-export const CACHE_KEY_VERSION = "zi-cache-v1";
+export const CACHE_KEY_VERSION = "zi-cache-v2";
 
 /** Pattern of a cache key as it appears in image URLs. */
 export const CACHE_KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -27,6 +27,8 @@ export interface CanonicalImageRequest {
   guidanceScale: number;
   seed: number;
   outputFormat: OutputFormat;
+  /** jpeg/webp encoder quality 1-100 (from `output_compression`); null for png. */
+  outputQuality: number | null;
 }
 
 /** Unicode NFC, then trim surrounding whitespace. */
@@ -53,6 +55,7 @@ export function canonicalString(req: CanonicalImageRequest): string {
     c.guidanceScale,
     c.seed,
     c.outputFormat,
+    c.outputQuality,
   ]);
 }
 

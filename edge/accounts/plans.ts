@@ -9,6 +9,7 @@ export interface Plan {
   requestsPerMinute: number;
   imagesPerDay: number;
   maxPixels: number;
+  maxImagesPerRequest: number;
   imageBaseMicros: number;
   megapixelStepMicros: number;
   cacheHitMicros: number;
@@ -20,6 +21,7 @@ export interface PlanRow {
   requests_per_minute: number;
   images_per_day: number;
   max_pixels: number;
+  max_images_per_request: number;
   image_base_micros: number;
   megapixel_step_micros: number;
   cache_hit_micros: number;
@@ -32,10 +34,11 @@ export function planFromRow(row: PlanRow): Plan {
     requestsPerMinute: row.requests_per_minute,
     imagesPerDay: row.images_per_day,
     maxPixels: row.max_pixels,
+    maxImagesPerRequest: row.max_images_per_request,
     imageBaseMicros: row.image_base_micros,
     megapixelStepMicros: row.megapixel_step_micros,
     cacheHitMicros: row.cache_hit_micros,
   };
 }
 
-export { type PlanInput, planInputSchema } from "../../shared/plans";
+export { type PlanFields, type PlanInput, planInputSchema } from "../../shared/plans";

@@ -4,8 +4,10 @@
  *
  * @module
  */
+
+import type { PlanFields } from "../../shared/plans";
 import { type GeneratedKey, generateApiKey, type KeyMode, newId } from "./api-key";
-import { type Plan, type PlanInput, type PlanRow, planFromRow } from "./plans";
+import { type Plan, type PlanRow, planFromRow } from "./plans";
 import { formatScopes, parseScopes, type Scope } from "./scopes";
 
 /** Who is calling: the result of authenticating an API key. */
@@ -201,16 +203,17 @@ export class AccountStore {
   }
 
   /** Creates or replaces a plan; accounts on it see the change within the auth cache TTL. */
-  async putPlan(id: string, input: PlanInput): Promise<Plan> {
+  async putPlan(id: string, input: PlanFields): Promise<Plan> {
     const row: PlanRow = { id, ...input };
     await this.#db
       .prepare(
-        `INSERT INTO plans (id, name, requests_per_minute, images_per_day, max_pixels, image_base_micros,
-                            megapixel_step_micros, cache_hit_micros, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO plans (id, name, requests_per_minute, images_per_day, max_pixels, max_images_per_request,
+                            image_base_micros, megapixel_step_micros, cache_hit_micros, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET
            name = excluded.name, requests_per_minute = excluded.requests_per_minute,
            images_per_day = excluded.images_per_day, max_pixels = excluded.max_pixels,
+           max_images_per_request = excluded.max_images_per_request,
            image_base_micros = excluded.image_base_micros, megapixel_step_micros = excluded.megapixel_step_micros,
            cache_hit_micros = excluded.cache_hit_micros, updated_at = excluded.updated_at`,
       )
@@ -220,6 +223,7 @@ export class AccountStore {
         row.requests_per_minute,
         row.images_per_day,
         row.max_pixels,
+        row.max_images_per_request,
         row.image_base_micros,
         row.megapixel_step_micros,
         row.cache_hit_micros,

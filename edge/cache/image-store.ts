@@ -34,6 +34,7 @@ export function toCustomMetadata(meta: ImageMetadata): Record<string, string> {
     guidanceScale: String(meta.guidanceScale),
     seed: String(meta.seed),
     outputFormat: meta.outputFormat,
+    outputQuality: meta.outputQuality === null ? "" : String(meta.outputQuality),
     promptTruncated: meta.promptTruncated ? "1" : "0",
     requestId: meta.requestId,
   };

@@ -2,8 +2,8 @@
  * Turns a validated public request into per-image work: config bounds, canonical text, seeds, cache keys.
  * @module
  */
-import type { GenerationRequest } from "../../shared/api";
-import { parseSize, RANDOM_SEED } from "../../shared/api";
+import type { GenerationRequest, Quality } from "../../shared/api";
+import { DEFAULT_OUTPUT_COMPRESSION, parseSize, QUALITY_STEPS, RANDOM_SEED } from "../../shared/api";
 import { cacheKey, normalizeText } from "../../shared/cache-key";
 import { MAX_SEED } from "../../shared/protocol";
 import { deriveSeed, randomSeed } from "../../shared/seed";
@@ -21,11 +21,45 @@ export interface PlannedImage {
 export interface GenerationPlan {
   width: number;
   height: number;
+  steps: number;
+  quality: Quality;
   images: PlannedImage[];
 }
 
 function invalid(message: string, param: string, code: string): ApiError {
   return new ApiError("invalid_request_error", message, { param, code });
+}
+
+/**
+ * The encoder quality a request asks for: `output_compression` for jpeg/webp (sharp's quality is 1-100, so 0
+ * encodes as 1), null for png, which has none (a value other than 100 is refused, as OpenAI does).
+ */
+function outputQuality(body: GenerationRequest): number | null {
+  if (body.output_format === "png") {
+    if (body.output_compression != null && body.output_compression !== DEFAULT_OUTPUT_COMPRESSION) {
+      throw invalid(
+        "output_compression is only supported for the jpeg and webp output formats",
+        "output_compression",
+        "unsupported_value",
+      );
+    }
+    return null;
+  }
+  return Math.max(1, body.output_compression ?? DEFAULT_OUTPUT_COMPRESSION);
+}
+
+/** Options OpenAI defines that this model cannot honour: a clear 400 naming the parameter. */
+function refuseUnsupported(body: GenerationRequest): void {
+  if (body.background === "transparent") {
+    throw invalid(
+      'background "transparent" is not supported: Z-Image renders opaque images (use "auto" or "opaque")',
+      "background",
+      "unsupported_value",
+    );
+  }
+  if (body.stream) {
+    throw invalid("stream: true is not supported yet; omit it or send false", "stream", "unsupported_value");
+  }
 }
 
 /** Applies the deployment's limits on top of the schema and derives one job per image. */
@@ -34,7 +68,8 @@ export async function planGeneration(
   config: EdgeConfig,
   requestId: string,
 ): Promise<GenerationPlan> {
-  if (body.model !== undefined && body.model !== config.modelId) {
+  refuseUnsupported(body);
+  if (body.model != null && body.model !== config.modelId) {
     throw new ApiError(
       "invalid_request_error",
       `Unknown model '${body.model}'; GET /v1/models lists models`,
@@ -64,9 +99,11 @@ export async function planGeneration(
     throw invalid(`width and height must be between ${min} and ${max}`, "size", "size_out_of_range");
   }
 
-  const params = { prompt, negativePrompt, ...size, steps: body.steps, guidanceScale: body.guidance_scale };
+  const steps = body.steps ?? QUALITY_STEPS[body.quality];
+  const quality = outputQuality(body);
+  const params = { prompt, negativePrompt, ...size, steps, guidanceScale: body.guidance_scale };
   let baseSeed: number;
-  if (body.seed === undefined) baseSeed = await deriveSeed(params);
+  if (body.seed == null) baseSeed = await deriveSeed(params);
   else if (body.seed === RANDOM_SEED) baseSeed = randomSeed();
   else baseSeed = body.seed;
   // Written as a subtraction: baseSeed + n - 1 can round back to MAX_SEED above 2^53.
@@ -82,6 +119,7 @@ export async function planGeneration(
         ...params,
         seed,
         outputFormat: body.output_format,
+        outputQuality: quality,
       });
       return {
         index,
@@ -96,14 +134,15 @@ export async function planGeneration(
             negative_prompt: negativePrompt,
             width: size.width,
             height: size.height,
-            steps: body.steps,
+            steps,
             guidance_scale: body.guidance_scale,
             seed,
             output_format: body.output_format,
+            ...(quality === null ? {} : { quality }),
           },
         },
       };
     }),
   );
-  return { ...size, images };
+  return { ...size, steps, quality: body.quality, images };
 }

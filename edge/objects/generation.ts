@@ -76,6 +76,7 @@ export class GenerationObject extends DurableObject<Env> {
       guidanceScale: r.guidance_scale,
       seed: r.seed,
       outputFormat: r.output_format,
+      outputQuality: r.quality ?? null,
       promptTruncated: image.promptTruncated,
       requestId: r.request_id,
     };

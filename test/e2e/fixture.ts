@@ -118,6 +118,7 @@ export async function startE2EStack(): Promise<E2EStack> {
         guidanceScale: 0,
         seed: request.seed,
         outputFormat: request.outputFormat ?? "png",
+        outputQuality: request.outputFormat === undefined || request.outputFormat === "png" ? null : 100,
       });
     },
     stop: async () => {

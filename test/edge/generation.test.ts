@@ -135,6 +135,10 @@ describe("POST /v1/images/generations", () => {
     const urls = new Set(await Promise.all(responses.map(async (r) => (await readJson(r)).data[0].url)));
     expect(urls.size).toBe(1);
     expect(gpu.calls).toHaveLength(1);
+    // One request led the flight; the other 19 joined it and say so.
+    const statuses = responses.map((r) => r.headers.get("x-cache"));
+    expect(statuses.filter((s) => s === "MISS")).toHaveLength(1);
+    expect(statuses.filter((s) => s === "COALESCED")).toHaveLength(19);
   });
 
   it("keeps a well-formed client x-request-id, replaces others, and passes it on to the GPU", async () => {

@@ -9,7 +9,7 @@ const url = (ext = "png", key = KEY) => `${ORIGIN}/v1/images/${key}.${ext}`;
 
 beforeAll(async () => {
   await putImage(env.IMAGES, KEY, BYTES, "image/png", {
-    cacheKeyVersion: "zi-cache-v1",
+    cacheKeyVersion: "zi-cache-v2",
     ...testImageRequest("served", 1),
     promptTruncated: false,
     requestId: "req_test",
@@ -37,6 +37,72 @@ describe("GET /v1/images/{cacheKey}.{ext}", () => {
     const other = await SELF.fetch(url(), { headers: { "if-none-match": '"something-else"' } });
     expect(other.status).toBe(200);
     await other.arrayBuffer();
+  });
+
+  it("sends Last-Modified; If-Modified-Since at or after it gives 304, before it 200", async () => {
+    const first = await SELF.fetch(url());
+    await first.arrayBuffer();
+    const lastModified = first.headers.get("last-modified")!;
+    expect(new Date(lastModified).toUTCString()).toBe(lastModified);
+    const same = await SELF.fetch(url(), { headers: { "if-modified-since": lastModified } });
+    expect(same.status).toBe(304);
+    expect(same.headers.get("etag")).toBe(first.headers.get("etag"));
+    expect(await same.text()).toBe("");
+    const later = new Date(Date.parse(lastModified) + 3600_000).toUTCString();
+    expect((await SELF.fetch(url(), { headers: { "if-modified-since": later } })).status).toBe(304);
+    const earlier = new Date(Date.parse(lastModified) - 3600_000).toUTCString();
+    const modified = await SELF.fetch(url(), { headers: { "if-modified-since": earlier } });
+    expect(modified.status).toBe(200);
+    expect((await modified.arrayBuffer()).byteLength).toBe(1000);
+    // If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+    const both = await SELF.fetch(url(), {
+      headers: { "if-none-match": '"other"', "if-modified-since": lastModified },
+    });
+    expect(both.status).toBe(200);
+    await both.arrayBuffer();
+    // A malformed date is ignored.
+    const junk = await SELF.fetch(url(), { headers: { "if-modified-since": "yesterday-ish" } });
+    expect(junk.status).toBe(200);
+    await junk.arrayBuffer();
+  });
+
+  it("If-Match / If-Unmodified-Since that fail give 412 in the envelope; ones that hold serve the image", async () => {
+    const first = await SELF.fetch(url());
+    await first.arrayBuffer();
+    const etag = first.headers.get("etag")!;
+    const lastModified = first.headers.get("last-modified")!;
+    const failed = await SELF.fetch(url(), { headers: { "if-match": '"not-it"' } });
+    expect(failed.status).toBe(412);
+    expect((await readError(failed)).code).toBe("precondition_failed");
+    const earlier = new Date(Date.parse(lastModified) - 3600_000).toUTCString();
+    expect((await SELF.fetch(url(), { headers: { "if-unmodified-since": earlier } })).status).toBe(412);
+    for (const headers of [
+      { "if-match": etag },
+      { "if-match": "*" },
+      { "if-unmodified-since": lastModified },
+    ]) {
+      const ok = await SELF.fetch(url(), { headers });
+      expect(ok.status, JSON.stringify(headers)).toBe(200);
+      await ok.arrayBuffer();
+    }
+  });
+
+  it("If-Range: a matching ETag or date gives 206, any other validator the full 200", async () => {
+    const first = await SELF.fetch(url());
+    await first.arrayBuffer();
+    const etag = first.headers.get("etag")!;
+    const lastModified = first.headers.get("last-modified")!;
+    for (const ifRange of [etag, lastModified]) {
+      const res = await SELF.fetch(url(), { headers: { range: "bytes=0-9", "if-range": ifRange } });
+      expect(res.status, ifRange).toBe(206);
+      expect((await res.arrayBuffer()).byteLength).toBe(10);
+    }
+    const older = new Date(Date.parse(lastModified) - 1000).toUTCString();
+    for (const ifRange of ['"stale-etag"', `W/${etag}`, older]) {
+      const res = await SELF.fetch(url(), { headers: { range: "bytes=0-9", "if-range": ifRange } });
+      expect(res.status, ifRange).toBe(200);
+      expect((await res.arrayBuffer()).byteLength).toBe(1000);
+    }
   });
 
   it("serves byte ranges with 206 and Content-Range", async () => {

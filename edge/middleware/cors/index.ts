@@ -15,7 +15,13 @@ import { readConfig } from "../../config";
 import type { AppEnv } from "../../types";
 
 /** Route patterns (Hono `app.use` paths) that get CORS. */
-export const CORS_PATHS = ["/v1/images/*", "/v1/models", "/v1/usage", "/openapi.json"] as const;
+export const CORS_PATHS = [
+  "/v1/images/*",
+  "/v1/models",
+  "/v1/models/*",
+  "/v1/usage",
+  "/openapi.json",
+] as const;
 
 /** Response headers a browser app may read besides the CORS-safelisted ones. */
 export const CORS_EXPOSE_HEADERS = [
@@ -26,6 +32,9 @@ export const CORS_EXPOSE_HEADERS = [
   "x-ratelimit-limit",
   "x-ratelimit-remaining",
   "x-ratelimit-reset",
+  "x-ratelimit-limit-requests",
+  "x-ratelimit-remaining-requests",
+  "x-ratelimit-reset-requests",
   "x-ratelimit-limit-images",
   "x-ratelimit-remaining-images",
   "x-ratelimit-reset-images",

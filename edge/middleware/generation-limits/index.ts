@@ -4,7 +4,7 @@
  * them in one Redis round trip instead of two.
  *
  * - `n` and `size` are read from the JSON body (Hono caches it, the route's validator reuses it). A size above
- *   the plan's `max_pixels` -> 403, before anything is counted. A body that does not parse reserves no images
+ *   the plan's `max_pixels`, or an `n` above its `max_images_per_request` -> 403, before anything is counted. A body that does not parse reserves no images
  *   (the route's validation answers 400).
  * - Request limit spent -> 429 (any images reserved alongside are given back). Quota short -> 429 with
  *   `x-should-retry: false`.
@@ -43,10 +43,14 @@ async function requestedImages(readJson: () => Promise<unknown>): Promise<Reques
     return null;
   }
   if (typeof body !== "object" || body === null) return null;
-  const { n = 1, size = DEFAULT_SIZE } = body as { n?: unknown; size?: unknown };
-  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_IMAGES_PER_REQUEST) return null;
-  const parsed = typeof size === "string" ? parseSize(size) : null;
-  return { count: n, pixels: parsed ? parsed.width * parsed.height : null };
+  // null = the default, as in the schema (OpenAI marks both nullable).
+  const { n, size } = body as { n?: unknown; size?: unknown };
+  const count = n ?? 1;
+  const sizeText = size ?? DEFAULT_SIZE;
+  if (typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > MAX_IMAGES_PER_REQUEST)
+    return null;
+  const parsed = typeof sizeText === "string" ? parseSize(sizeText) : null;
+  return { count, pixels: parsed ? parsed.width * parsed.height : null };
 }
 
 /** A decision, or null when Redis could not decide and the fail policy lets the request through. */
@@ -71,6 +75,13 @@ export function generationLimits(): MiddlewareHandler<AppEnv> {
         "permission_error",
         `size is larger than the ${plan.name} plan allows (${plan.maxPixels} pixels per image)`,
         { param: "size", code: "plan_max_pixels" },
+      );
+    }
+    if (wanted && wanted.count > plan.maxImagesPerRequest) {
+      throw new ApiError(
+        "permission_error",
+        `n is larger than the ${plan.name} plan allows (${plan.maxImagesPerRequest} images per request)`,
+        { param: "n", code: "plan_max_images" },
       );
     }
 

@@ -14,6 +14,12 @@ import type { AppEnv } from "../../types";
 
 export function metering(): MiddlewareHandler<AppEnv> {
   return async function metering(c, next) {
+    c.set("priceServedImages", (served) =>
+      ledgerRows(c.var.principal, c.var.requestId, served, Date.now()).reduce(
+        (sum, row) => sum + row.amountMicros,
+        0,
+      ),
+    );
     await next();
     if (c.res.status < 200 || c.res.status >= 300) return;
     const rows = ledgerRows(c.var.principal, c.var.requestId, c.var.servedImages, Date.now());

@@ -1,6 +1,7 @@
 /**
  * POST /v1/images/generations: per image, an R2 lookup by cacheKey; misses go through the single-flight
- * Durable Object of that cacheKey. Answers `{created, data}` with `x-cache: HIT|MISS|PARTIAL`.
+ * Durable Object of that cacheKey. Answers `{created, data, size, quality, output_format, background, usage}` with
+ * `x-cache: HIT|MISS|COALESCED|PARTIAL` (see `cacheStatus`).
  * @module
  */
 import { createRoute, type RouteHandler } from "@hono/zod-openapi";
@@ -102,10 +103,16 @@ async function resolveImage(env: Env, image: PlannedImage, wantBytes: boolean): 
   return { served: { ...base, cache: "miss", source: outcome.source, bytes: outcome.size }, bytes };
 }
 
-function cacheStatus(served: ServedImage[]): CacheStatus {
-  const hits = served.filter((s) => s.cache === "hit").length;
-  if (hits === served.length) return "HIT";
-  return hits === 0 ? "MISS" : "PARTIAL";
+/** One image: HIT = already stored (R2, or found by its flight); COALESCED = joined another request's flight. */
+function imageCacheStatus(served: ServedImage): Exclude<CacheStatus, "PARTIAL"> {
+  if (served.source === "generated") return "MISS";
+  return served.source === "coalesced" ? "COALESCED" : "HIT";
+}
+
+/** The request's `x-cache`: the images' common status, or PARTIAL when they differ. Matches billing. */
+export function cacheStatus(served: ServedImage[]): CacheStatus {
+  const statuses = new Set(served.map(imageCacheStatus));
+  return statuses.size === 1 ? [...statuses][0] : "PARTIAL";
 }
 
 export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = async (c) => {
@@ -124,5 +131,23 @@ export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = 
       : { url: `${origin}/v1/images/${s.cacheKey}.${s.outputFormat}`, seed: s.seed },
   );
   c.header("x-cache", cacheStatus(served));
-  return c.json({ created: Math.floor(Date.now() / 1000), data }, 200);
+  const pricer = c.get("priceServedImages");
+  return c.json(
+    {
+      created: Math.floor(Date.now() / 1000),
+      data,
+      size: `${plan.width}x${plan.height}`,
+      quality: plan.quality,
+      output_format: body.output_format,
+      background: "opaque" as const,
+      usage: {
+        images: served.length,
+        generated: served.filter((s) => s.source === "generated").length,
+        pixels: plan.width * plan.height,
+        steps: plan.steps,
+        price_micros: pricer ? pricer(served) : null,
+      },
+    },
+    200,
+  );
 };

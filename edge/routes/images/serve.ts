@@ -1,6 +1,7 @@
 /**
- * GET /v1/images/{cacheKey}.{ext}: content-addressed images from R2 with ETag, If-None-Match -> 304,
- * single byte ranges -> 206, and immutable caching (the key's hash covers every input).
+ * GET /v1/images/{cacheKey}.{ext}: content-addressed images from R2 with ETag and Last-Modified, conditional
+ * requests per RFC 9110 (304 / 412, If-Range), single byte ranges -> 206, and immutable caching (the key's
+ * hash covers every input).
  * @module
  */
 import type { Context } from "hono";
@@ -9,10 +10,20 @@ import { errorEnvelopeSchema } from "../../../shared/errors";
 import { CONTENT_TYPES, OUTPUT_FORMATS, type OutputFormat } from "../../../shared/protocol";
 import { IMMUTABLE_CACHE_CONTROL } from "../../cache/image-store";
 import { ApiError } from "../../errors";
+import { evaluatePreconditions, ifRangeHolds, isConditional } from "../../http/conditional";
 import type { AppEnv } from "../../types";
 
 /** Hono path with the key shape in the pattern, so other paths fall through to 404/405. */
 export const SERVE_IMAGE_PATH = "/v1/images/:file{[0-9a-f]{64}\\.[a-z]{3,4}}";
+
+const IMAGE_RESPONSE_HEADERS = {
+  ETag: { description: "Strong entity tag of the image", schema: { type: "string" as const } },
+  "Last-Modified": { description: "When the image was stored", schema: { type: "string" as const } },
+  "Cache-Control": {
+    description: "public, max-age=31536000, immutable",
+    schema: { type: "string" as const },
+  },
+};
 
 /** OpenAPI description of the same route (registered without a handler: Hono serves SERVE_IMAGE_PATH). */
 export const serveImageDoc = {
@@ -28,9 +39,16 @@ export const serveImageDoc = {
     }),
   },
   responses: {
-    200: { description: "The image (immutable)" },
-    206: { description: "A byte range of the image" },
-    304: { description: "Not modified (If-None-Match matched the ETag)" },
+    200: { description: "The image (immutable)", headers: IMAGE_RESPONSE_HEADERS },
+    206: {
+      description: "A byte range of the image (Range; If-Range must match)",
+      headers: IMAGE_RESPONSE_HEADERS,
+    },
+    304: { description: "Not modified (If-None-Match matched the ETag, or If-Modified-Since)" },
+    412: {
+      description: "Precondition failed (If-Match or If-Unmodified-Since)",
+      content: { "application/json": { schema: errorEnvelopeSchema } },
+    },
     404: { description: "Unknown image", content: { "application/json": { schema: errorEnvelopeSchema } } },
     416: {
       description: "Range not satisfiable",
@@ -74,24 +92,44 @@ function servedSpan(range: R2Range, size: number): { start: number; end: number 
   return { start, end: Math.min(start + length, size) - 1 };
 }
 
-const PRECONDITION_HEADERS = ["if-none-match", "if-match", "if-modified-since", "if-unmodified-since"];
-
-/** R2 evaluates preconditions only when the request has some (the common plain GET skips that work). */
-function hasPrecondition(headers: Headers): boolean {
-  return PRECONDITION_HEADERS.some((name) => headers.has(name));
+/** Headers of every answer about a stored image (200, 206, 304, 412). */
+function imageHeaders(object: R2Object): Headers {
+  const headers = new Headers();
+  object.writeHttpMetadata(headers);
+  headers.set("etag", object.httpEtag);
+  headers.set("last-modified", object.uploaded.toUTCString());
+  headers.set("cache-control", IMMUTABLE_CACHE_CONTROL);
+  headers.set("accept-ranges", "bytes");
+  return headers;
 }
+
+const validators = (object: R2Object) => ({ etag: object.httpEtag, lastModified: object.uploaded });
 
 export async function serveImage(c: Context<AppEnv>): Promise<Response> {
   const [key, ext] = (c.req.param("file") ?? "").split(".");
   if (!OUTPUT_FORMATS.includes(ext as OutputFormat)) throw unknownImage();
-  const range = parseRange(c.req.header("range"));
+  const requestHeaders = c.req.raw.headers;
+  let range = parseRange(c.req.header("range"));
 
-  let object: R2Object | R2ObjectBody | null;
+  // Conditional requests are decided on the object's metadata first: a 304 or 412 reads no bytes.
+  if (isConditional(requestHeaders)) {
+    const head = await c.env.IMAGES.head(key);
+    if (!head || head.httpMetadata?.contentType !== CONTENT_TYPES[ext as OutputFormat]) throw unknownImage();
+    const verdict = evaluatePreconditions(requestHeaders, validators(head));
+    if (verdict === "not_modified") return new Response(null, { status: 304, headers: imageHeaders(head) });
+    if (verdict === "precondition_failed") {
+      throw new ApiError("invalid_request_error", "Precondition failed (If-Match / If-Unmodified-Since)", {
+        status: 412,
+        code: "precondition_failed",
+        headers: { etag: head.httpEtag, "last-modified": head.uploaded.toUTCString() },
+      });
+    }
+    if (range && !ifRangeHolds(requestHeaders, validators(head))) range = null;
+  }
+
+  let object: R2ObjectBody | null;
   try {
-    object = await c.env.IMAGES.get(key, {
-      ...(hasPrecondition(c.req.raw.headers) ? { onlyIf: c.req.raw.headers } : {}),
-      ...(range ? { range } : {}),
-    });
+    object = await c.env.IMAGES.get(key, range ? { range } : {});
   } catch (err) {
     // R2 throws for a range that starts past the end of the object.
     if (!range) throw err;
@@ -102,17 +140,7 @@ export async function serveImage(c: Context<AppEnv>): Promise<Response> {
   if (!object || object.httpMetadata?.contentType !== CONTENT_TYPES[ext as OutputFormat])
     throw unknownImage();
 
-  const headers = new Headers();
-  object.writeHttpMetadata(headers);
-  headers.set("etag", object.httpEtag);
-  headers.set("cache-control", IMMUTABLE_CACHE_CONTROL);
-  headers.set("accept-ranges", "bytes");
-
-  if (!("body" in object)) {
-    // A failed precondition: If-None-Match matched (304), or another condition did not hold (412).
-    const status = c.req.header("if-none-match") !== undefined ? 304 : 412;
-    return new Response(null, { status, headers });
-  }
+  const headers = imageHeaders(object);
   if (range && object.range) {
     const { start, end } = servedSpan(object.range, object.size);
     headers.set("content-range", `bytes ${start}-${end}/${object.size}`);

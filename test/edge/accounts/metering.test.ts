@@ -46,7 +46,13 @@ describe("metering", () => {
       expect(Number(res.headers.get("x-usage-amount-micros"))).toBe(
         billed.reduce((s, r) => s + r.amount_micros, 0),
       );
-      const body = (await res.json()) as { data: { url: string }[] };
+      const body = (await res.json()) as { data: { url: string }[]; usage: Record<string, number> };
+      // The body's usage says the same as the headers and the ledger.
+      expect(body.usage).toMatchObject({
+        images: billed.length,
+        generated: billed.filter((r) => r.kind === "generated").length,
+        price_micros: billed.reduce((s, r) => s + r.amount_micros, 0),
+      });
       expect(body.data.map((d) => d.url.split("/").pop()?.split(".")[0]).sort()).toEqual(
         billed.map((r) => r.cache_key).sort(),
       );

@@ -50,6 +50,12 @@ describe("per-key request rate limit (sliding window, real Redis)", () => {
       expect(structuredList(res.headers.get("ratelimit")).requests.r).toBe(
         res.headers.get("x-ratelimit-remaining"),
       );
+      // OpenAI's names say the same.
+      expect(res.headers.get("x-ratelimit-limit-requests")).toBe("10");
+      expect(res.headers.get("x-ratelimit-remaining-requests")).toBe(
+        res.headers.get("x-ratelimit-remaining"),
+      );
+      expect(res.headers.get("x-ratelimit-reset-requests")).toMatch(/^(\d+ms|\d+s|\d+m\d+s)$/);
     }
     const remaining = admitted
       .map((r) => Number(r.headers.get("x-ratelimit-remaining")))
@@ -176,5 +182,21 @@ describe("daily image quota", () => {
       param: "size",
       code: "plan_max_pixels",
     });
+  });
+
+  it("refuses an n above the plan's max images per request with 403, before counting anything", async () => {
+    const gpu = installGpu();
+    const { key } = await newCustomer({ max_images_per_request: 2, images_per_day: 5 });
+    const res = await generate(key, { prompt: `many ${crypto.randomUUID()}`, size: "64x64", n: 3 });
+    expect(res.status).toBe(403);
+    expect(await readError(res)).toMatchObject({
+      type: "permission_error",
+      param: "n",
+      code: "plan_max_images",
+    });
+    expect(gpu.calls).toHaveLength(0);
+    const ok = await generate(key, { prompt: `two ${crypto.randomUUID()}`, size: "64x64", n: 2 });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("x-ratelimit-remaining-images")).toBe("3");
   });
 });

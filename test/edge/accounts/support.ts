@@ -63,6 +63,7 @@ export interface PlanLimits {
   requests_per_minute?: number;
   images_per_day?: number;
   max_pixels?: number;
+  max_images_per_request?: number;
   image_base_micros?: number;
   megapixel_step_micros?: number;
   cache_hit_micros?: number;

@@ -12,7 +12,7 @@ import { unitPriceMicros } from "../../../edge/accounts/pricing";
 import { PrincipalCache } from "../../../edge/accounts/principal-cache";
 import type { Principal } from "../../../edge/accounts/store";
 import { microsToUsd, parseUsageRange, type UsageReport, usageCsv } from "../../../edge/accounts/usage";
-import { applyLimitHeaders, retryHeaders } from "../../../edge/middleware/rate-limit/headers";
+import { applyLimitHeaders, openAiDuration, retryHeaders } from "../../../edge/middleware/rate-limit/headers";
 
 const plan: Plan = {
   id: "pro",
@@ -20,6 +20,7 @@ const plan: Plan = {
   requestsPerMinute: 120,
   imagesPerDay: 5000,
   maxPixels: 2359296,
+  maxImagesPerRequest: 10,
   imageBaseMicros: 1000,
   megapixelStepMicros: 500,
   cacheHitMicros: 200,
@@ -98,6 +99,20 @@ describe("PrincipalCache", () => {
 });
 
 describe("rate-limit headers", () => {
+  it("writes OpenAI's reset durations", () => {
+    expect([0, 250, 999, 1000, 1001, 59_000, 60_000, 360_000, 3_723_000].map(openAiDuration)).toEqual([
+      "0ms",
+      "250ms",
+      "999ms",
+      "1s",
+      "2s",
+      "59s",
+      "1m0s",
+      "6m0s",
+      "1h2m3s",
+    ]);
+  });
+
   const now = 1_700_000_000_000;
   it("writes the IETF draft fields and the x-ratelimit trio, combining policies", () => {
     const headers = new Headers();

@@ -43,6 +43,7 @@ export function testImageRequest(prompt: string, seed: number): CanonicalImageRe
     guidanceScale: 0,
     seed,
     outputFormat: "png",
+    outputQuality: null,
   };
 }
 

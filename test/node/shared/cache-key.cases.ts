@@ -16,6 +16,7 @@ const base: CanonicalImageRequest = {
   guidanceScale: 0,
   seed: 42,
   outputFormat: "png",
+  outputQuality: null,
 };
 
 /** Fixed vectors: change them only together with CACHE_KEY_VERSION. */
@@ -23,8 +24,8 @@ export const CACHE_KEY_VECTORS: { input: CanonicalImageRequest; canonical: strin
   {
     input: base,
     canonical:
-      '["zi-cache-v1","zimage-turbo@sha256:0123abcd","a lighthouse at dawn, watercolor","",1024,1024,8,0,42,"png"]',
-    key: "69160568a8fe9da6e7a933994c0654764e18422a1586f85044fc4fbe82dbb9cb",
+      '["zi-cache-v2","zimage-turbo@sha256:0123abcd","a lighthouse at dawn, watercolor","",1024,1024,8,0,42,"png",null]',
+    key: "7f8e21868809826de629cad594a16a92d62753c6132e36b1e3ae02e6ba3e16c6",
   },
   {
     // Decomposed "é" and surrounding whitespace: NFC + trim give the same canonical text as "Café ☕ 東京 — 雨".
@@ -38,16 +39,17 @@ export const CACHE_KEY_VECTORS: { input: CanonicalImageRequest; canonical: strin
       guidanceScale: 3.5,
       seed: 9007199254740991,
       outputFormat: "webp",
+      outputQuality: 80,
     },
     canonical:
-      '["zi-cache-v1","zimage-turbo@sha256:0123abcd","Café ☕ 東京 — 雨","blurry, low quality",768,1344,9,3.5,9007199254740991,"webp"]',
-    key: "517e2954e75d5f985a358e64f984b58d817878704cbb91b461a761e54297776c",
+      '["zi-cache-v2","zimage-turbo@sha256:0123abcd","Café ☕ 東京 — 雨","blurry, low quality",768,1344,9,3.5,9007199254740991,"webp",80]',
+    key: "051ace7980ba5144dd9db6ad717577c506074530e964394226b72110faf9da02",
   },
   {
-    input: { ...base, seed: 0, outputFormat: "jpeg", guidanceScale: 0.1 },
+    input: { ...base, seed: 0, outputFormat: "jpeg", guidanceScale: 0.1, outputQuality: 100 },
     canonical:
-      '["zi-cache-v1","zimage-turbo@sha256:0123abcd","a lighthouse at dawn, watercolor","",1024,1024,8,0.1,0,"jpeg"]',
-    key: "288315fed3d051263a63d47670bf4bc8e3969aea87a40a5a704f5f5d2d3ab1d1",
+      '["zi-cache-v2","zimage-turbo@sha256:0123abcd","a lighthouse at dawn, watercolor","",1024,1024,8,0.1,0,"jpeg",100]',
+    key: "7f4f78fee33b22777b8684716a394e0f7de20c35bb7a3573038423280cc99753",
   },
 ];
 

@@ -21,13 +21,27 @@ export function errorCases(): void {
       expect(generationRequestSchema.parse({ prompt: "a cat" })).toEqual({
         prompt: "a cat",
         n: 1,
-        size: "1024x1024",
+        size: "auto",
+        quality: "auto",
         response_format: "url",
         output_format: "png",
-        steps: 8,
+        background: "auto",
+        moderation: "auto",
+        stream: false,
+        partial_images: 0,
         guidance_scale: 0,
         negative_prompt: "",
       });
+      // OpenAI marks every option nullable: null is the default.
+      const nulls = Object.fromEntries(
+        ["n", "size", "quality", "response_format", "output_format", "output_compression", "background"]
+          .concat(["moderation", "style", "user", "stream", "partial_images", "seed", "steps", "model"])
+          .concat(["guidance_scale", "negative_prompt"])
+          .map((k) => [k, null]),
+      );
+      const parsed = generationRequestSchema.parse({ prompt: "a cat", ...nulls });
+      expect(parsed).toMatchObject(generationRequestSchema.parse({ prompt: "a cat" }));
+      expect(parseSize("auto")).toEqual({ width: 1024, height: 1024 });
       expect(parseSize("768x1344")).toEqual({ width: 768, height: 1344 });
       expect(parseSize("768*1344")).toBeNull();
     });
