@@ -57,9 +57,6 @@ function refuseUnsupported(body: GenerationRequest): void {
       "unsupported_value",
     );
   }
-  if (body.stream) {
-    throw invalid("stream: true is not supported yet; omit it or send false", "stream", "unsupported_value");
-  }
 }
 
 /** Applies the deployment's limits on top of the schema and derives one job per image. */

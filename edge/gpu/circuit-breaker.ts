@@ -61,12 +61,6 @@ export class CircuitBreaker {
     return at;
   }
 
-  /** True while the circuit refuses calls for a cooldown (open, or half-open with its one trial in flight). */
-  isOpen(backend: string, now: number): boolean {
-    const state = this.stateOf(backend, now);
-    return state === "open" || (state === "half-open" && this.#state(backend).trialInFlight);
-  }
-
   /** Marks the start of a call (needed so half-open admits exactly one trial). */
   begin(backend: string, now: number): void {
     if (this.stateOf(backend, now) === "half-open") this.#state(backend).trialInFlight = true;

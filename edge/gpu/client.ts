@@ -8,7 +8,7 @@
  * wrong secret) and 503 move on to another backend, honouring Retry-After (the backend is not called again
  * before it). A circuit breaker skips backends that keep failing. When no backend may be called now the answer
  * is an immediate 503 whose Retry-After is the time until the first one may (an open circuit's cooldown); only a
- * short busy embargo (<= MAX_BUSY_WAIT_MS) is waited out. Progress events go to `onEvent` as they arrive.
+ * short wait (<= MAX_BUSY_WAIT_MS: a busy embargo, the end of a cooldown) is waited out. Progress events go to `onEvent` as they arrive.
  * Hosts that put their own gate in front of the GPU function (RunPod serverless wants its API key) get
  * `backendToken` as `Authorization: Bearer ...` on every call; the token is never logged.
  * @module
@@ -89,7 +89,7 @@ type AttemptResult =
   | { kind: "fatal"; status: number; message: string };
 
 const DEFAULT_BUSY_MS = 1000;
-/** A busy embargo (503 Retry-After) at most this long is waited out inside one call; longer ones answer 503. */
+/** A wait for a backend at most this long is waited out inside one call; longer ones answer 503 at once. */
 export const MAX_BUSY_WAIT_MS = 2000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -140,13 +140,10 @@ export class GpuClient {
       if (now >= deadline) break;
       const backend = this.#pick(now, previous);
       if (backend === null) {
-        // Open circuits are not waited for (every waiter of a flight would sit out the cooldown); a short busy
-        // embargo is.
-        const waitable = backends
-          .filter((b) => !breaker.isOpen(b, now))
-          .map((b) => breaker.availableAt(b, now));
-        const wakeAt = Math.min(...waitable);
-        if (waitable.length === 0 || wakeAt - now > MAX_BUSY_WAIT_MS || wakeAt >= deadline) break;
+        // A long wait (an open circuit's cooldown, a long busy embargo) is not sat out: every waiter of the
+        // flight would sit it out with us. A short one (<= MAX_BUSY_WAIT_MS) is.
+        const wakeAt = Math.min(...backends.map((b) => breaker.availableAt(b, now)));
+        if (wakeAt - now > MAX_BUSY_WAIT_MS || wakeAt >= deadline) break;
         await sleep(wakeAt - now);
         continue;
       }

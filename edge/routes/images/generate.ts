@@ -13,6 +13,7 @@ import { ApiError } from "../../errors";
 import { type PlannedImage, planGeneration } from "../../generation/plan";
 import { jsonBody } from "../../middleware/json-body";
 import type { FlightOutcome } from "../../objects/generation";
+import { streamGeneration } from "../../streaming/generate-stream";
 import type { AppEnv, ServedImage } from "../../types";
 
 const errorResponse = (description: string) => ({
@@ -119,6 +120,8 @@ export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = 
   const body = c.req.valid("json");
   const config = readConfig(c.env);
   const plan = await planGeneration(body, config, c.var.requestId);
+  // text/event-stream (edge/streaming/): returned as is; the OpenAPI route types only the JSON answer.
+  if (body.stream) return streamGeneration(c, body, plan) as never;
   const wantBytes = body.response_format === "b64_json";
   const results = await Promise.all(plan.images.map((image) => resolveImage(c.env, image, wantBytes)));
 

@@ -48,6 +48,8 @@ export interface FakeCall {
   /** The request's Authorization header (the GPU host's own gate, e.g. RunPod's API key), null when absent. */
   authorization: string | null;
   answered: string;
+  /** Streaming route: the client closed the stream before its end (e.g. the edge cancelled the job). */
+  aborted?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -115,8 +117,8 @@ export class FakeGpu {
     return this;
   }
 
-  #stream(req: InferStreamRequest, behaviour: Behaviour, signal: AbortSignal): Response {
-    return streamAnswer(this, req, behaviour, signal);
+  #stream(req: InferStreamRequest, behaviour: Behaviour, signal: AbortSignal, call: FakeCall): Response {
+    return streamAnswer(this, req, behaviour, signal, call);
   }
 
   async handle(request: Request): Promise<Response> {
@@ -164,7 +166,7 @@ export class FakeGpu {
           : {};
         return json(behaviour.status, `scripted ${behaviour.status}`, headers);
       }
-      return this.#stream(parsedStream.data, behaviour, request.signal);
+      return this.#stream(parsedStream.data, behaviour, request.signal, call);
     }
     if (behaviour.kind === "die" || behaviour.kind === "stall" || behaviour.kind === "error-event") {
       throw new Error(`behaviour ${behaviour.kind} needs the streaming route`);
@@ -201,6 +203,7 @@ function streamAnswer(
   req: InferStreamRequest,
   behaviour: Behaviour,
   signal: AbortSignal,
+  call: FakeCall,
 ): Response {
   const enc = new TextEncoder();
   const t0 = Date.now();
@@ -216,14 +219,24 @@ function streamAnswer(
         if (heartbeat) clearInterval(heartbeat);
         closed = true;
       };
-      signal.addEventListener("abort", stop, { once: true });
+      signal.addEventListener(
+        "abort",
+        () => {
+          if (!closed) call.aborted = true;
+          stop();
+        },
+        { once: true },
+      );
       send({ type: "queued", position: 1, heartbeat_ms: HEARTBEAT_MS, t_ms: 0 });
+      // Position 1 while held by a gate (queued), 0 once it runs, as the real server reports it.
+      let position = 1;
       heartbeat = setInterval(
-        () => send({ type: "heartbeat", position: 0, t_ms: Date.now() - t0 }),
+        () => send({ type: "heartbeat", position, t_ms: Date.now() - t0 }),
         HEARTBEAT_MS,
       );
       if ((behaviour.kind === "ok" || behaviour.kind === "die") && behaviour.gate) await behaviour.gate;
       if (closed) return;
+      position = 0;
       send({ type: "started", batch_size: 1, queue_ms: Date.now() - t0, t_ms: Date.now() - t0 });
       if (behaviour.kind === "error-event") {
         send({
@@ -292,6 +305,7 @@ function streamAnswer(
     },
     cancel() {
       if (heartbeat) clearInterval(heartbeat);
+      if (!closed) call.aborted = true;
       closed = true;
     },
   });
