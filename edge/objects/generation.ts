@@ -38,7 +38,7 @@ type LeaderOutcome = Exclude<FlightOutcome, { source: "coalesced" }>;
 
 interface Flight {
   outcome: Promise<LeaderOutcome>;
-  /** Previews asked of the GPU (MAX_PREVIEWS when the flight was started by a stream that wants any). */
+  /** Previews asked of the GPU: the `partial_images` of the stream that started the flight (0 for sync). */
   previews: number;
   listeners: Set<(event: FlightEvent) => void>;
   /** Previews made so far, by index (a retried attempt does not repeat an index already sent). */
@@ -69,7 +69,7 @@ export class GenerationObject extends DurableObject<Env> {
       return new Response("not found", { status: 404 });
     }
     const { job, previews } = (await request.json()) as FlightStreamRequest;
-    const { flight, leader } = this.#join(job, previews > 0 ? MAX_PREVIEWS : 0);
+    const { flight, leader } = this.#join(job, Math.min(previews, MAX_PREVIEWS));
     let listener: ((event: FlightEvent) => void) | null = null;
     let left = false;
     const leave = () => {
