@@ -10,11 +10,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { notFound, onError } from "./errors";
 import { CORS_PATHS, publicCors } from "./middleware/cors";
+import { deploymentGuard } from "./middleware/deployment-guard";
 import { methodNotAllowedFirst } from "./middleware/method-not-allowed";
 import { requestContext } from "./middleware/request-context";
+import { mountOpenApiDocument } from "./openapi/document";
+import { mountHealthRoutes } from "./routes/health/router";
 import { mountImageRoutes } from "./routes/images/router";
 import { mountModelRoutes } from "./routes/models/router";
-import { mountOpenApiRoute } from "./routes/openapi/router";
 import type { AppEnv } from "./types";
 import { validationHook } from "./validation";
 
@@ -37,6 +39,7 @@ export function createApp(options: CreateAppOptions = {}): EdgeApp {
   app.notFound(notFound);
 
   app.use("*", requestContext());
+  app.use("*", deploymentGuard());
   // Before the 405 check and the extensions' auth: a preflight (OPTIONS, no API key) is answered here.
   const corsMiddleware = publicCors();
   for (const path of CORS_PATHS) app.use(path, corsMiddleware);
@@ -46,8 +49,9 @@ export function createApp(options: CreateAppOptions = {}): EdgeApp {
   // ---- EXTENSION POINT: auth / rate-limit / metering middleware and admin routes go here ----
   for (const extension of options.extensions ?? []) extension.install(app);
 
+  mountHealthRoutes(app);
   mountImageRoutes(app);
   mountModelRoutes(app);
-  mountOpenApiRoute(app);
+  mountOpenApiDocument(app);
   return app;
 }

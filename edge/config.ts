@@ -16,6 +16,8 @@ const configSchema = z.object({
   modelRevision: z.string().min(1),
   modelCreated: intVar(0),
   publicBaseUrl: z.string(),
+  /** "production" never falls back to the request's origin for URLs (see `publicOrigin`). */
+  deployment: z.enum(["local", "production"]).catch("production"),
   maxPromptChars: intVar(4000, 1),
   minImageSide: intVar(64, 16),
   maxImageSide: intVar(2048, 16),
@@ -42,6 +44,7 @@ export type ConfigSource = Pick<
   | "MODEL_REVISION"
   | "MODEL_CREATED"
   | "PUBLIC_BASE_URL"
+  | "DEPLOYMENT"
   | "MAX_PROMPT_CHARS"
   | "MIN_IMAGE_SIDE"
   | "MAX_IMAGE_SIDE"
@@ -70,6 +73,7 @@ export function readConfig(env: ConfigSource): EdgeConfig {
     modelRevision: env.MODEL_REVISION,
     modelCreated: env.MODEL_CREATED,
     publicBaseUrl: String(env.PUBLIC_BASE_URL ?? "").replace(/\/+$/, ""),
+    deployment: env.DEPLOYMENT,
     maxPromptChars: env.MAX_PROMPT_CHARS,
     minImageSide: env.MIN_IMAGE_SIDE,
     maxImageSide: env.MAX_IMAGE_SIDE,
@@ -80,6 +84,9 @@ export function readConfig(env: ConfigSource): EdgeConfig {
     gpuBreakerCooldownMs: env.GPU_BREAKER_COOLDOWN_MS,
     corsOrigins: parseCorsOrigins(String(env.CORS_ORIGINS ?? "*")),
   });
+  if (config.publicBaseUrl && !/^https?:\/\/[^/]+/.test(config.publicBaseUrl)) {
+    throw new Error(`PUBLIC_BASE_URL: "${config.publicBaseUrl}" is not an http(s) URL`);
+  }
   cache.set(env, config);
   return config;
 }
@@ -107,4 +114,21 @@ export function parseCorsOrigins(raw: string): string[] {
     if (!isOrigin) throw new Error(`CORS_ORIGINS: "${entry}" is not an origin (scheme://host[:port]) or *`);
     return url.origin;
   });
+}
+
+/**
+ * The origin for URLs the API hands out (image URLs, OpenAPI `servers`): PUBLIC_BASE_URL, or in local dev the
+ * request's own origin. Never the Host header in production: `requireDeploymentConfig` refuses to serve there
+ * until PUBLIC_BASE_URL is set, so this fallback is local only.
+ */
+export function publicOrigin(config: EdgeConfig, requestUrl: string): string {
+  return config.publicBaseUrl || new URL(requestUrl).origin;
+}
+
+/** Why this deployment cannot serve, or null. */
+export function deploymentProblem(config: EdgeConfig): string | null {
+  if (config.deployment === "production" && !config.publicBaseUrl) {
+    return "PUBLIC_BASE_URL is required in production (image URLs must not come from the Host header)";
+  }
+  return null;
 }

@@ -6,7 +6,7 @@
  * - POST /v1/images/generations: apiKeyAuth -> requireScope("images:generate") -> jsonBody guard -> bufferBody
  *   -> generationLimits (request limit + image quota in one Redis round trip) -> idempotency -> metering -> route
  * - GET /v1/usage: apiKeyAuth -> requireScope("usage:read") -> requestRateLimit -> route
- * - GET /v1/models: apiKeyAuth -> requestRateLimit -> route
+ * - GET /v1/models, /v1/models/{id}: apiKeyAuth -> requestRateLimit -> route
  * - /v1/admin/*: adminAuth (ADMIN_TOKEN) -> admin routes
  * Image bytes (`GET /v1/images/{cacheKey}.{ext}`) stay public: content-addressed URLs handed to clients.
  * @module
@@ -45,7 +45,8 @@ export function accountsExtension(): AppExtension {
       );
       app.use(USAGE_PATH, auth, requireScope("usage:read"), rateLimit);
       mountUsageRoutes(app);
-      app.use("/v1/models", auth, rateLimit);
+      // "/v1/models/*" also matches "/v1/models" itself: one registration, so one count per request.
+      app.use("/v1/models/*", auth, rateLimit);
     },
   };
 }

@@ -195,6 +195,14 @@ export class GpuClient {
     };
   }
 
+  /** Each backend's circuit as this isolate sees it (operators' readiness view). */
+  circuitStates(now = this.#now()): { backend: string; circuit: "closed" | "open" | "half-open" }[] {
+    return this.#opts.backends.map((backend) => ({
+      backend,
+      circuit: this.#opts.breaker.stateOf(backend, now),
+    }));
+  }
+
   /** Next backend in rotation that may be called now, preferring one other than the last failure. */
   #pick(now: number, avoid: string | null): string | null {
     const { backends, breaker } = this.#opts;

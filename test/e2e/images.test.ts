@@ -5,6 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -235,6 +236,66 @@ describe("images through the official openai client", () => {
     expect(replay.data).toEqual(first.data);
     expect(await stack.gpuMetric("zi_requests_total")).toBe(gpuAfterFirst);
     expect(await stack.usage(apiKey)).toMatchObject({ images: 1, generated: 1, cache_hits: 0 });
+  });
+
+  it("takes OpenAI's parameters as an OpenAI app sends them and answers with OpenAI's optional fields", async () => {
+    const { apiKey } = await stack.newAccount();
+    const client = stack.openai(apiKey);
+    const { data: result, response } = await client.images
+      .generate({
+        prompt: "an orange kite",
+        size: "64x64" as "1024x1024",
+        n: 2,
+        quality: "low",
+        output_format: "jpeg",
+        output_compression: 70,
+        background: "auto",
+        moderation: "auto",
+        response_format: "b64_json",
+        user: "app-user-1",
+        stream: false,
+        style: null,
+      })
+      .withResponse();
+    expect(result.data).toHaveLength(2);
+    expect(result).toMatchObject({
+      size: "64x64",
+      quality: "low",
+      output_format: "jpeg",
+      background: "opaque",
+    });
+    expect((result.usage as unknown as Record<string, number>).steps).toBe(4);
+    const meta = await sharp(Buffer.from(result.data?.[0].b64_json ?? "", "base64")).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(["jpeg", 64, 64]);
+    expect(response.headers.get("x-ratelimit-limit-requests")).toBe(String(E2E_PLAN.requests_per_minute));
+    expect(response.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+(ms|s)$|^\d+m\d+s$/);
+
+    const model = await client.models.retrieve("z-image-turbo");
+    expect(model).toMatchObject({ id: "z-image-turbo", object: "model" });
+  });
+
+  it("answers a wrong method with 405 before anything else, even a GET with a JSON body", async () => {
+    // A raw request: fetch() refuses to send a GET with a body, a hand-written client does not.
+    const { apiKey } = await stack.newAccount();
+    const body = JSON.stringify({ prompt: "x", size: "64x64" });
+    const { hostname: host, port } = new URL(stack.urls.edge);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), host, () => {
+        socket.end(
+          `GET /v1/images/generations HTTP/1.1\r\nHost: ${host}:${port}\r\nAuthorization: Bearer ${apiKey}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      });
+      let text = "";
+      socket.on("data", (chunk) => {
+        text += chunk;
+      });
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(answer.split("\r\n")[0]).toBe("HTTP/1.1 405 Method Not Allowed");
+    expect(answer).toContain('"code":"method_not_allowed"');
+    expect((await fetch(`${stack.urls.edge}/healthz`)).status).toBe(200);
   });
 
   it("answers an invalid key with 401", async () => {

@@ -76,11 +76,12 @@ describe("GET /v1/images/{cacheKey}.{ext}", () => {
     expect((await readError(failed)).code).toBe("precondition_failed");
     const earlier = new Date(Date.parse(lastModified) - 3600_000).toUTCString();
     expect((await SELF.fetch(url(), { headers: { "if-unmodified-since": earlier } })).status).toBe(412);
-    for (const headers of [
+    const holding: Record<string, string>[] = [
       { "if-match": etag },
       { "if-match": "*" },
       { "if-unmodified-since": lastModified },
-    ]) {
+    ];
+    for (const headers of holding) {
       const ok = await SELF.fetch(url(), { headers });
       expect(ok.status, JSON.stringify(headers)).toBe(200);
       await ok.arrayBuffer();

@@ -5,14 +5,16 @@
  * - same key, same method/path/body, after completion: the stored response is replayed
  *   (`idempotent-replayed: true`): no new generation, no new ledger row, no quota use;
  * - same key, different body: 422;
- * - same key while the first request is still running: 409 with `Retry-After: 1`, which the draft
- *   prescribes and which the official openai client retries, so it ends up with the replay. (We answer
- *   instead of waiting: a waiter would hold a Worker invocation open for up to the generation deadline.)
+ * - same key while the first request is still running: the retry waits for it (polling the record with
+ *   backoff, up to the generation deadline) and answers its replay; if the first fails, the retry runs itself.
+ *   The openai SDK gives up on a 409 after two quick retries, so waiting is what makes its retries safe. Only
+ *   when the wait runs out does it answer 409 with `Retry-After: 1` (the draft's answer).
  * Mount after `apiKeyAuth` and the JSON body guard.
  * @module
  */
 import type { MiddlewareHandler } from "hono";
 import { sha256Hex } from "../../../shared/hmac";
+import { readConfig } from "../../config";
 import { ApiError } from "../../errors";
 import "../../streaming/settlement";
 import type { AppEnv } from "../../types";
@@ -37,6 +39,13 @@ const KEY_PATTERN = /^[\x21-\x7e]+$/;
 const NOT_STORED =
   /^(ratelimit|ratelimit-policy|x-ratelimit-.*|retry-after|retry-after-ms|x-request-id|x-usage-.*|date|set-cookie)$/;
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+/** Polling of an in-flight original: first after 50 ms, then 1.5x slower, at most once a second. */
+const FIRST_POLL_MS = 50;
+const MAX_POLL_MS = 1000;
+/** Beyond the generation deadline: the original's ledger write and completion. */
+const WAIT_MARGIN_MS = 2000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function parseKey(raw: string): string {
   // The draft sends a structured-field string ("abc"); most clients send the bare token. Accept both.
@@ -59,7 +68,7 @@ function storedHeaders(response: Response): Record<string, string> {
   return kept;
 }
 
-function conflict(record: IdempotencyRecord, fingerprint: string): ApiError | null {
+function reused(record: IdempotencyRecord, fingerprint: string): ApiError | null {
   if (record.fingerprint !== fingerprint) {
     return new ApiError(
       "idempotency_error",
@@ -67,19 +76,37 @@ function conflict(record: IdempotencyRecord, fingerprint: string): ApiError | nu
       { status: 422, param: "Idempotency-Key", code: "idempotency_key_reused" },
     );
   }
-  if (record.state === "in_flight") {
-    return new ApiError(
-      "idempotency_error",
-      "A request with this Idempotency-Key is still in progress; retry",
-      {
-        status: 409,
-        param: "Idempotency-Key",
-        code: "idempotency_key_in_progress",
-        headers: { "retry-after": "1", "retry-after-ms": "1000" },
-      },
-    );
-  }
   return null;
+}
+
+const stillInProgress = () =>
+  new ApiError("idempotency_error", "A request with this Idempotency-Key is still in progress; retry", {
+    status: 409,
+    param: "Idempotency-Key",
+    code: "idempotency_key_in_progress",
+    headers: { "retry-after": "1", "retry-after-ms": "1000" },
+  });
+
+type ClaimResult = Awaited<ReturnType<IdempotencyStore["claim"]>>;
+
+/** Claims the key, or waits for the request holding it to finish: claimed, or the finished record. */
+async function claimOrWait(
+  claimOnce: () => Promise<ClaimResult>,
+  fingerprint: string,
+  waitMs: number,
+): Promise<ClaimResult> {
+  const giveUpAt = Date.now() + waitMs;
+  let pause = FIRST_POLL_MS;
+  for (;;) {
+    const claim = await claimOnce();
+    if (claim.claimed) return claim;
+    const refusal = reused(claim.record, fingerprint);
+    if (refusal) throw refusal;
+    if (claim.record.state === "done") return claim;
+    if (Date.now() + pause > giveUpAt) throw stillInProgress();
+    await sleep(pause);
+    pause = Math.min(MAX_POLL_MS, pause * 1.5);
+  }
 }
 
 export function idempotency(): MiddlewareHandler<AppEnv> {
@@ -107,10 +134,12 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       );
     }
 
-    const claim = await store.claim(accountId, key, fingerprint, requestId, now);
+    const claim = await claimOrWait(
+      () => store.claim(accountId, key, fingerprint, requestId, Date.now()),
+      fingerprint,
+      readConfig(c.env).gpuDeadlineMs + WAIT_MARGIN_MS,
+    );
     if (!claim.claimed) {
-      const refusal = conflict(claim.record, fingerprint);
-      if (refusal) throw refusal;
       const stored = await store.load(claim.record);
       if (!stored)
         throw new ApiError("server_error", "The stored response of this Idempotency-Key is unavailable");

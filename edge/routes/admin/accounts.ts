@@ -21,12 +21,12 @@ import { readBody } from "./read-body";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-const createAccountSchema = z.strictObject({
+export const createAccountSchema = z.strictObject({
   name: z.string().min(1).max(200),
   plan_id: z.string().regex(ID).default("free"),
 });
 
-const updateAccountSchema = z
+export const updateAccountSchema = z
   .strictObject({
     plan_id: z.string().regex(ID).optional(),
     status: z.enum(["active", "suspended"]).optional(),

@@ -17,7 +17,7 @@ import type { AppEnv } from "../../types";
 import { requireAccount } from "./accounts";
 import { readBody } from "./read-body";
 
-const issueKeySchema = z.strictObject({
+export const issueKeySchema = z.strictObject({
   mode: z.enum(KEY_MODES).default("live"),
   name: z.string().max(200).default(""),
   scopes: z

@@ -8,7 +8,7 @@ import { createRoute, type RouteHandler } from "@hono/zod-openapi";
 import { encodeBase64 } from "hono/utils/encode";
 import { type CacheStatus, generationRequestSchema, generationResponseSchema } from "../../../shared/api";
 import { errorEnvelopeSchema } from "../../../shared/errors";
-import { readConfig } from "../../config";
+import { publicOrigin, readConfig } from "../../config";
 import { ApiError } from "../../errors";
 import { type PlannedImage, planGeneration } from "../../generation/plan";
 import { jsonBody } from "../../middleware/json-body";
@@ -127,7 +127,7 @@ export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = 
 
   const served = results.map((r) => r.served);
   c.var.servedImages.push(...served);
-  const origin = config.publicBaseUrl || new URL(c.req.url).origin;
+  const origin = publicOrigin(config, c.req.url);
   const data = results.map(({ served: s, bytes }) =>
     bytes
       ? { b64_json: encodeBase64(bytes.buffer as ArrayBuffer), seed: s.seed }

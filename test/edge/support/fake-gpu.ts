@@ -37,7 +37,7 @@ export type Behaviour =
   | { kind: "error-event"; status: number; code?: string }
   | { kind: "refuse" }
   | { kind: "hang" }
-  | { kind: "status"; status: number; retryAfter?: string }
+  | { kind: "status"; status: number; retryAfter?: string; gate?: Promise<void> }
   | { kind: "truncated" };
 
 export interface FakeCall {
@@ -176,6 +176,7 @@ export class FakeGpu {
     call.body = parsed.data;
 
     if (behaviour.kind === "status") {
+      if (behaviour.gate) await behaviour.gate;
       const headers: Record<string, string> = behaviour.retryAfter
         ? { "retry-after": behaviour.retryAfter }
         : {};
