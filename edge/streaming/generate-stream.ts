@@ -60,13 +60,13 @@ export function streamGeneration(
     if (gone)
       throw new StreamFailure({ message: "client went away", type: "server_error", param: null, code: null });
     if (record) transcript += text;
-    try {
-      await writer.write(encoder.encode(text));
-    } catch {
+    // Not awaited: events queue in the stream even while nobody reads (a slow client, a test harness that waits
+    // for the request's background work first), so generation and settlement never wait on the reader. A reader
+    // that cancelled makes the write reject: the client is gone, so its flights are left.
+    writer.write(encoder.encode(text)).catch(() => {
       gone = true;
       for (const s of subscriptions) void s.cancel().catch(() => {});
-      throw new StreamFailure({ message: "client went away", type: "server_error", param: null, code: null });
-    }
+    });
   };
   const fields: ImageEventFields = {
     created_at: Math.floor(Date.now() / 1000),
@@ -232,7 +232,7 @@ export function streamGeneration(
       }
     } finally {
       clearInterval(keepalive);
-      await writer.close().catch(() => {});
+      writer.close().catch(() => {});
     }
   }
 

@@ -4,7 +4,7 @@
  * `x-cache: HIT|MISS|COALESCED|PARTIAL` (see `cacheStatus`).
  * @module
  */
-import { createRoute, type RouteHandler } from "@hono/zod-openapi";
+import { createRoute, type RouteHandler, z } from "@hono/zod-openapi";
 import { encodeBase64 } from "hono/utils/encode";
 import { type CacheStatus, generationRequestSchema, generationResponseSchema } from "../../../shared/api";
 import { errorEnvelopeSchema } from "../../../shared/errors";
@@ -31,8 +31,13 @@ export const generateImagesRoute = createRoute({
   },
   responses: {
     200: {
-      description: "Images, each with its seed; `x-cache` says whether they came from the cache",
-      content: { "application/json": { schema: generationResponseSchema } },
+      description:
+        "Images, each with its seed; `x-cache` says whether they came from the cache. With `stream: true`: " +
+        "server-sent events (image_generation.partial_image / .completed, docs/streaming-jobs-webhooks.md)",
+      content: {
+        "application/json": { schema: generationResponseSchema },
+        "text/event-stream": { schema: z.string() },
+      },
     },
     400: errorResponse("Invalid request"),
     413: errorResponse("Body too large"),

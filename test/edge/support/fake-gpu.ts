@@ -161,6 +161,7 @@ export class FakeGpu {
       if (!parsedStream.success) return json(400, parsedStream.error.message);
       call.body = parsedStream.data;
       if (behaviour.kind === "status") {
+        if (behaviour.gate) await behaviour.gate;
         const headers: Record<string, string> = behaviour.retryAfter
           ? { "retry-after": behaviour.retryAfter }
           : {};
