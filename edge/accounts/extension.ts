@@ -13,6 +13,7 @@
  */
 import type { AppExtension } from "../app";
 import { readConfig } from "../config";
+import { JOBS_PATH, mountJobRoutes } from "../jobs/router";
 import { adminAuth } from "../middleware/admin-auth";
 import { apiKeyAuth, requireScope } from "../middleware/api-key-auth";
 import { bufferBody } from "../middleware/buffer-body";
@@ -44,6 +45,9 @@ export function accountsExtension(): AppExtension {
         metering(),
       );
       app.use(USAGE_PATH, auth, requireScope("usage:read"), rateLimit);
+      for (const path of [JOBS_PATH, `${JOBS_PATH}/*`])
+        app.use(path, auth, requireScope("images:generate"), rateLimit);
+      mountJobRoutes(app);
       mountUsageRoutes(app);
       // "/v1/models/*" also matches "/v1/models" itself: one registration, so one count per request.
       app.use("/v1/models/*", auth, rateLimit);

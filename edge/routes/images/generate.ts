@@ -11,6 +11,7 @@ import { errorEnvelopeSchema } from "../../../shared/errors";
 import { publicOrigin, readConfig } from "../../config";
 import { ApiError } from "../../errors";
 import { type PlannedImage, planGeneration } from "../../generation/plan";
+import { createJob, parsePrefer } from "../../jobs/create";
 import { jsonBody } from "../../middleware/json-body";
 import type { FlightOutcome } from "../../objects/generation";
 import { streamGeneration } from "../../streaming/generate-stream";
@@ -127,6 +128,9 @@ export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = 
   const plan = await planGeneration(body, config, c.var.requestId);
   // text/event-stream (edge/streaming/): returned as is; the OpenAPI route types only the JSON answer.
   if (body.stream) return streamGeneration(c, body, plan) as never;
+  // Prefer: respond-async / wait=N: an async job (edge/jobs/), answered 202 + Location.
+  const prefer = parsePrefer(c.req.header("prefer"));
+  if (prefer) return (await createJob(c, body, plan, prefer.wait)) as never;
   const wantBytes = body.response_format === "b64_json";
   const results = await Promise.all(plan.images.map((image) => resolveImage(c.env, image, wantBytes)));
 
