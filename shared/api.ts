@@ -135,6 +135,19 @@ export const generationRequestSchema = z
     partial_images: withDefault(z.number().int().min(0).max(3), 0).meta({
       description: "Partial images to stream (0-3); only used with `stream: true`.",
     }),
+    webhook_url: z
+      .url()
+      .max(2048)
+      .nullish()
+      .meta({
+        description:
+          "Makes the request an async job (as `Prefer: respond-async`) and delivers its events there, signed per " +
+          "Standard Webhooks (https, public hosts only).",
+      }),
+    webhook_events: withDefault(z.enum(["completed", "all"]), "completed").meta({
+      description:
+        "`completed`: the terminal event only (succeeded, failed, cancelled); `all`: every job event.",
+    }),
     seed: seedSchema.nullish(),
     steps: z.number().int().min(1).max(50).nullish().meta({
       description: "Denoising steps 1-50; when omitted, `quality` selects them (8 by default).",

@@ -24,6 +24,7 @@ import { metering } from "../middleware/metering";
 import { requestRateLimit } from "../middleware/rate-limit";
 import { ADMIN_PATH, mountAdminRoutes } from "../routes/admin/router";
 import { mountUsageRoutes, USAGE_PATH } from "../routes/usage/router";
+import { mountWebhookRoutes, WEBHOOKS_PATH } from "../webhooks/router";
 
 export function accountsExtension(): AppExtension {
   return {
@@ -48,6 +49,8 @@ export function accountsExtension(): AppExtension {
       for (const path of [JOBS_PATH, `${JOBS_PATH}/*`])
         app.use(path, auth, requireScope("images:generate"), rateLimit);
       mountJobRoutes(app);
+      app.use(`${WEBHOOKS_PATH}/*`, auth, requireScope("images:generate"), rateLimit);
+      mountWebhookRoutes(app);
       mountUsageRoutes(app);
       // "/v1/models/*" also matches "/v1/models" itself: one registration, so one count per request.
       app.use("/v1/models/*", auth, rateLimit);

@@ -11,6 +11,7 @@ import { readConfig } from "../config";
 import { ApiError } from "../errors";
 import type { GenerationPlan } from "../generation/plan";
 import type { AppEnv } from "../types";
+import { checkWebhookUrl } from "../webhooks/ssrf";
 import { JOB_RETENTION_MS, type JobState } from "./job-object";
 import { jobView } from "./view";
 
@@ -37,6 +38,21 @@ export async function createJob(
   if (!principal) {
     throw new ApiError("invalid_request_error", "Async jobs need an API key", { code: "jobs_unavailable" });
   }
+  let webhook: { url: string; events: "completed" | "all" } | null = null;
+  if (body.webhook_url) {
+    const allow = String((c.env as { WEBHOOK_ALLOW_HOSTS?: string }).WEBHOOK_ALLOW_HOSTS ?? "")
+      .split(",")
+      .map((h) => h.trim())
+      .filter(Boolean);
+    const verdict = checkWebhookUrl(body.webhook_url, allow);
+    if (!verdict.ok) {
+      throw new ApiError("invalid_request_error", verdict.reason, {
+        param: "webhook_url",
+        code: "webhook_url_refused",
+      });
+    }
+    webhook = { url: verdict.url.href, events: body.webhook_events };
+  }
   const id = `job_${crypto.randomUUID().replaceAll("-", "")}`;
   const now = Date.now();
   await c.env.DB.prepare(
@@ -57,6 +73,8 @@ export async function createJob(
       pixels: plan.width * plan.height,
     },
     createdAt: now,
+    origin: readConfig(c.env).publicBaseUrl || new URL(c.req.url).origin,
+    webhook,
   });
   const until = now + waitS * 1000;
   while (state && !TERMINAL.has(state.status) && Date.now() < until) {

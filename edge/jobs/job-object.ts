@@ -18,6 +18,9 @@ import type { Principal } from "../accounts/store";
 import type { PlannedImage } from "../generation/plan";
 import type { FlightOutcome } from "../objects/generation";
 import type { ServedImage } from "../types";
+import { attemptDelivery, type Delivery, retryBaseMs } from "../webhooks/deliveries";
+import { signingSecrets } from "../webhooks/secrets";
+import { jobView } from "./view";
 
 export const JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** How long a job may wait for GPU capacity before it fails. */
@@ -35,6 +38,9 @@ export interface JobSpec {
   /** What the job's `result` echoes back (the sync response's fields). */
   summary: { size: string; quality: string; output_format: string; steps: number; pixels: number };
   createdAt: number;
+  /** Base URL of the API, for the URLs in job objects sent to webhooks. */
+  origin: string;
+  webhook: { url: string; events: "completed" | "all" } | null;
 }
 
 /** What RPC can carry (`unknown` would make the stub's return type `never`). */
@@ -58,6 +64,9 @@ export interface JobState {
   error: { message: string; type: string; param: null; code: string } | null;
   events: JobEvent[];
   billedMicros: number | null;
+  /** When the job's next run is due (null once terminal). */
+  runAt: number | null;
+  deliveries: Delivery[];
 }
 
 const TERMINAL: JobStatus[] = ["succeeded", "failed", "cancelled"];
@@ -75,7 +84,44 @@ export class JobObject extends DurableObject<Env> {
   }
 
   #event(state: JobState, type: JobEvent["type"], data?: { [key: string]: Json }): void {
-    state.events.push({ id: state.events.length + 1, type, at: Date.now(), ...(data ? { data } : {}) });
+    const event: JobEvent = { id: state.events.length + 1, type, at: Date.now(), ...(data ? { data } : {}) };
+    state.events.push(event);
+    const hook = state.spec.webhook;
+    const terminal = type === "succeeded" || type === "failed" || type === "cancelled";
+    if (hook && (hook.events === "all" || terminal)) {
+      state.deliveries.push({
+        id: `msg_${state.spec.id.slice(4)}_${event.id}`,
+        event: `job.${type}`,
+        payload: JSON.stringify({
+          type: `job.${type}`,
+          timestamp: new Date(event.at).toISOString(),
+          data: { event, job: jobView(state, state.spec.origin) },
+        }),
+        state: "pending",
+        attempts: [],
+        nextAt: Date.now(),
+      });
+    }
+  }
+
+  /** One alarm for everything due: the job's next run, pending deliveries, the end of retention. */
+  async #schedule(state: JobState): Promise<void> {
+    const times = [state.spec.createdAt + JOB_RETENTION_MS];
+    if (!TERMINAL.includes(state.status) && state.runAt !== null) times.push(state.runAt);
+    for (const d of state.deliveries) if (d.state === "pending" && d.nextAt !== null) times.push(d.nextAt);
+    await this.ctx.storage.setAlarm(Math.min(...times));
+  }
+
+  /** Attempts the deliveries that are due; merges their outcome into the freshest state (a cancel may land). */
+  async #deliverDue(state: JobState): Promise<void> {
+    const due = state.deliveries.filter((d) => d.state === "pending" && (d.nextAt ?? 0) <= Date.now());
+    const hook = state.spec.webhook;
+    if (due.length === 0 || !hook) return;
+    const secrets = await signingSecrets(this.env.DB, state.spec.principal.accountId);
+    for (const d of due) await attemptDelivery(d, hook.url, secrets, retryBaseMs(this.env));
+    const fresh = (await this.#load()) ?? state;
+    fresh.deliveries = fresh.deliveries.map((d) => due.find((x) => x.id === d.id) ?? d);
+    await this.ctx.storage.put("job", fresh);
   }
 
   /** Creates the job (idempotent: a second create of the same id returns the stored state). */
@@ -92,6 +138,8 @@ export class JobObject extends DurableObject<Env> {
       error: null,
       events: [],
       billedMicros: null,
+      runAt: Date.now(),
+      deliveries: [],
     };
     this.#event(state, "queued");
     await this.ctx.storage.put("job", state);
@@ -109,23 +157,31 @@ export class JobObject extends DurableObject<Env> {
     if (!state || TERMINAL.includes(state.status)) return state;
     state.status = "cancelled";
     state.completedAt = Date.now();
+    state.runAt = null;
     this.#event(state, "cancelled");
     await this.#save(state);
-    await this.ctx.storage.setAlarm(state.spec.createdAt + JOB_RETENTION_MS);
+    await this.#schedule(state);
     return state;
   }
 
   override async alarm(): Promise<void> {
     const state = await this.#load();
     if (!state) return;
-    if (TERMINAL.includes(state.status)) {
-      // Retention: the job is forgotten once the retention period since its creation has passed.
-      if (Date.now() >= state.spec.createdAt + JOB_RETENTION_MS) {
-        await this.env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(state.spec.id).run();
-        await this.ctx.storage.deleteAll();
-      }
+    // Retention: the job is forgotten once the retention period since its creation has passed.
+    if (Date.now() >= state.spec.createdAt + JOB_RETENTION_MS) {
+      await this.env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(state.spec.id).run();
+      await this.ctx.storage.deleteAll();
       return;
     }
+    if (!TERMINAL.includes(state.status) && (state.runAt ?? 0) <= Date.now()) await this.#run(state);
+    const latest = await this.#load();
+    if (!latest) return;
+    await this.#deliverDue(latest);
+    const after = await this.#load();
+    if (after) await this.#schedule(after);
+  }
+
+  async #run(state: JobState): Promise<void> {
     state.status = "running";
     state.attempts += 1;
     state.startedAt ??= Date.now();
@@ -167,16 +223,16 @@ export class JobObject extends DurableObject<Env> {
     const wait = Math.round(backoff * (0.5 + Math.random() * 0.5));
     if (!fatal && Date.now() + wait < state.spec.createdAt + JOB_DEADLINE_MS) {
       state.status = "queued";
+      state.runAt = Date.now() + wait;
       this.#event(state, "retrying", { in_ms: wait, error });
       await this.#save(state);
-      await this.ctx.storage.setAlarm(Date.now() + wait);
       return;
     }
     state.status = "failed";
     state.completedAt = Date.now();
+    state.runAt = null;
     this.#event(state, "failed", { error });
     await this.#save(state);
-    await this.ctx.storage.setAlarm(state.spec.createdAt + JOB_RETENTION_MS);
   }
 
   async #resolve(image: PlannedImage): Promise<{ served: ServedImage } | Failure> {
@@ -210,8 +266,8 @@ export class JobObject extends DurableObject<Env> {
     state.status = "succeeded";
     state.error = null;
     state.completedAt = Date.now();
+    state.runAt = null;
     this.#event(state, "succeeded");
     await this.#save(state);
-    await this.ctx.storage.setAlarm(state.spec.createdAt + JOB_RETENTION_MS);
   }
 }

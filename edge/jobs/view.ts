@@ -41,6 +41,24 @@ export function jobView(state: JobState, origin: string) {
         : null,
     // Failed: why. Queued again after a GPU outage: the last attempt's error (the job retries until its deadline).
     error: state.status === "failed" || state.status === "queued" ? state.error : null,
+    webhook: spec.webhook
+      ? {
+          url: spec.webhook.url,
+          events: spec.webhook.events,
+          deliveries: (state.deliveries ?? []).map((d) => ({
+            id: d.id,
+            event: d.event,
+            state: d.state,
+            next_attempt_at: d.nextAt === null ? null : Math.floor(d.nextAt / 1000),
+            attempts: d.attempts.map((a) => ({
+              at: Math.floor(a.at / 1000),
+              status: a.status,
+              error: a.error,
+              ms: a.ms,
+            })),
+          })),
+        }
+      : null,
     urls: {
       get: `${origin}/v1/jobs/${spec.id}`,
       events: `${origin}/v1/jobs/${spec.id}/events`,

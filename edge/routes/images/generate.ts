@@ -129,7 +129,8 @@ export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = 
   // text/event-stream (edge/streaming/): returned as is; the OpenAPI route types only the JSON answer.
   if (body.stream) return streamGeneration(c, body, plan) as never;
   // Prefer: respond-async / wait=N: an async job (edge/jobs/), answered 202 + Location.
-  const prefer = parsePrefer(c.req.header("prefer"));
+  // A webhook_url makes it a job too.
+  const prefer = parsePrefer(c.req.header("prefer")) ?? (body.webhook_url ? { wait: 0 } : null);
   if (prefer) return (await createJob(c, body, plan, prefer.wait)) as never;
   const wantBytes = body.response_format === "b64_json";
   const results = await Promise.all(plan.images.map((image) => resolveImage(c.env, image, wantBytes)));
