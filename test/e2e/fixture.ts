@@ -65,7 +65,8 @@ export function sumMetric(text: string, name: string): number {
   return sum;
 }
 
-export async function startE2EStack(): Promise<E2EStack> {
+/** `vars`: extra edge vars (e.g. WEBHOOK_ALLOW_HOSTS for a test receiver). */
+export async function startE2EStack(options: { vars?: Record<string, string> } = {}): Promise<E2EStack> {
   const hmacSecret = generateSecret();
   const logFile = join(tmpdir(), `zimage-e2e-${process.pid}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
@@ -77,6 +78,7 @@ export async function startE2EStack(): Promise<E2EStack> {
       UPSTASH_REDIS_REST_TOKEN: generateSecret(),
       // One local backend: after it is killed, the next request must not wait out a long breaker cooldown.
       GPU_BREAKER_COOLDOWN_MS: "500",
+      ...options.vars,
     },
     // A small warm-up keeps start-up short on slow CPUs.
     gpuEnv: { WARMUP_SIZE: "64" },
