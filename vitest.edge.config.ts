@@ -40,6 +40,8 @@ export default defineConfig({
           GPU_DEADLINE_MS: "5000",
           // Short, because breaker state is per isolate and test files share it.
           GPU_BREAKER_COOLDOWN_MS: "300",
+          // Webhook retries 50 ms apart (doubling) instead of 5 s, so a retried delivery fits in a test.
+          WEBHOOK_RETRY_BASE_MS: "50",
         },
       },
     }),

@@ -5,6 +5,7 @@
 import { accountsExtension } from "./accounts/extension";
 import { createApp } from "./app";
 
+export { JobObject } from "./jobs/job-object";
 export { GenerationObject } from "./objects/generation";
 
 // Extensions (one line each) are mounted here.

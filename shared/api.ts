@@ -129,10 +129,25 @@ export const generationRequestSchema = z
       description: "Accepted for OpenAI compatibility (a DALL-E 3 option); no effect on Z-Image.",
     }),
     stream: withDefault(z.boolean(), false).meta({
-      description: "Server-sent events; `true` is not supported yet (400).",
+      description:
+        "`true`: answer text/event-stream with OpenAI's image_generation.partial_image / .completed events " +
+        "(docs/streaming-jobs-webhooks.md).",
     }),
     partial_images: withDefault(z.number().int().min(0).max(3), 0).meta({
       description: "Partial images to stream (0-3); only used with `stream: true`.",
+    }),
+    webhook_url: z
+      .url()
+      .max(2048)
+      .nullish()
+      .meta({
+        description:
+          "Makes the request an async job (as `Prefer: respond-async`) and delivers its events there, signed per " +
+          "Standard Webhooks (https, public hosts only).",
+      }),
+    webhook_events: withDefault(z.enum(["completed", "all"]), "completed").meta({
+      description:
+        "`completed`: the terminal event only (succeeded, failed, cancelled); `all`: every job event.",
     }),
     seed: seedSchema.nullish(),
     steps: z.number().int().min(1).max(50).nullish().meta({

@@ -123,3 +123,50 @@ export function decodeInferFrame(body: Uint8Array): { json: string; pixels: Uint
     pixels: body.subarray(FRAME_HEADER_BYTES + n),
   };
 }
+/**
+ * The streaming form of the inference call: same HMAC scheme (signed over this path) and request body, plus
+ * `previews`. Refusals before any work (signature, validation, queue full, not ready) are the same JSON errors with
+ * the same statuses as `/v1/infer`; once accepted, the answer is `200 application/x-ndjson`, one `InferEvent` per
+ * line, ending with exactly one `image` or `error` event. Heartbeats come every `heartbeat_ms` until the end.
+ */
+export const INFER_STREAM_PATH = "/v1/infer/stream";
+export const MAX_PREVIEWS = 3;
+
+export const inferStreamRequestSchema = inferRequestSchema.extend({
+  /** Low-resolution previews at evenly spaced steps (never the last one). */
+  previews: z.number().int().min(0).max(MAX_PREVIEWS).default(0),
+});
+export type InferStreamRequest = z.infer<typeof inferStreamRequestSchema>;
+
+export type InferEvent =
+  | { type: "queued"; position: number; heartbeat_ms: number; t_ms: number }
+  | { type: "heartbeat"; position: number; t_ms: number }
+  | { type: "started"; batch_size: number; queue_ms: number; t_ms: number }
+  | { type: "step"; step: number; total: number; elapsed_ms: number; t_ms: number }
+  | {
+      type: "preview";
+      index: number;
+      step: number;
+      width: number;
+      height: number;
+      content_type: string;
+      b64: string;
+      t_ms: number;
+    }
+  | {
+      type: "image";
+      content_type: string;
+      seed: number;
+      model_revision: string;
+      prompt_truncated: boolean;
+      server_timing: string;
+      batch_size: number;
+      b64: string;
+      t_ms: number;
+    }
+  | {
+      type: "error";
+      status: number;
+      error: { message: string; type: string; param: string | null; code: string | null };
+      t_ms: number;
+    };

@@ -15,6 +15,7 @@
 import type { AppExtension } from "../app";
 import { readConfig } from "../config";
 import { editFingerprint, readEditForm } from "../images-input/form";
+import { JOBS_PATH, mountJobRoutes } from "../jobs/router";
 import { adminAuth } from "../middleware/admin-auth";
 import { apiKeyAuth, requireScope } from "../middleware/api-key-auth";
 import { bufferBody } from "../middleware/buffer-body";
@@ -26,6 +27,7 @@ import { requestRateLimit } from "../middleware/rate-limit";
 import { ADMIN_PATH, mountAdminRoutes } from "../routes/admin/router";
 import { EDITS_PATH, editsBodyLimit } from "../routes/images/edits";
 import { mountUsageRoutes, USAGE_PATH } from "../routes/usage/router";
+import { mountWebhookRoutes, WEBHOOKS_PATH } from "../webhooks/router";
 
 export function accountsExtension(): AppExtension {
   return {
@@ -59,6 +61,11 @@ export function accountsExtension(): AppExtension {
         metering(),
       );
       app.use(USAGE_PATH, auth, requireScope("usage:read"), rateLimit);
+      for (const path of [JOBS_PATH, `${JOBS_PATH}/*`])
+        app.use(path, auth, requireScope("images:generate"), rateLimit);
+      mountJobRoutes(app);
+      app.use(`${WEBHOOKS_PATH}/*`, auth, requireScope("images:generate"), rateLimit);
+      mountWebhookRoutes(app);
       mountUsageRoutes(app);
       // "/v1/models/*" also matches "/v1/models" itself: one registration, so one count per request.
       app.use("/v1/models/*", auth, rateLimit);

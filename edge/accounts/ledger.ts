@@ -59,10 +59,11 @@ export function ledgerRows(
   });
 }
 
-export function insertLedgerRow(db: D1Database, row: LedgerRow): D1PreparedStatement {
+/** `orIgnore`: a row already written for (request_id, cache_key) is kept (async jobs re-run at least once). */
+export function insertLedgerRow(db: D1Database, row: LedgerRow, orIgnore = false): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO ledger (account_id, key_id, request_id, cache_key, kind, source, live, width, height, steps,
+      `INSERT ${orIgnore ? "OR IGNORE " : ""}INTO ledger (account_id, key_id, request_id, cache_key, kind, source, live, width, height, steps,
                            unit_price_micros, amount_micros, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )

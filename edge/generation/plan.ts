@@ -60,9 +60,6 @@ function refuseUnsupported(body: GenerationRequest): void {
       "unsupported_value",
     );
   }
-  if (body.stream) {
-    throw invalid("stream: true is not supported yet; omit it or send false", "stream", "unsupported_value");
-  }
 }
 
 /** Image-to-image: the normalised input (edge/images-input) and its strength. */

@@ -1,10 +1,14 @@
 /**
- * Client for the GPU functions' `POST /v1/infer` (shared/protocol.ts).
+ * Client for the GPU functions' streaming inference call, `POST /v1/infer/stream` (shared/protocol.ts).
  *
- * Each call is HMAC-signed and carries the overall deadline (`deadline_ms`). An attempt has its own timeout;
- * connection errors, timeouts, 5xx, 401 (a backend with the wrong secret) and 503 move on to another backend,
- * honouring Retry-After (the backend is not called again before it). A circuit breaker skips backends that keep
- * failing. When no backend succeeds before the deadline the result says how long the client should wait.
+ * Each call is HMAC-signed and carries the overall deadline (`deadline_ms`). An attempt is watched by progress,
+ * not by a fixed timeout (infer-stream-reader.ts): `attemptTimeoutMs` bounds the wait for the answer's headers and
+ * the time between two progress events, while heartbeats prove the host is alive; a job that keeps stepping
+ * runs to the end however long it takes. Connection errors (a killed host), stalls, 5xx, 401 (a backend with the
+ * wrong secret) and 503 move on to another backend, honouring Retry-After (the backend is not called again
+ * before it). A circuit breaker skips backends that keep failing. When no backend may be called now the answer
+ * is an immediate 503 whose Retry-After is the time until the first one may (an open circuit's cooldown); only a
+ * short wait (<= MAX_BUSY_WAIT_MS: a busy embargo, the end of a cooldown) is waited out. Progress events go to `onEvent` as they arrive.
  * Hosts that put their own gate in front of the GPU function (RunPod serverless wants its API key) get
  * `backendToken` as `Authorization: Bearer ...` on every call; the token is never logged.
  * @module
@@ -14,12 +18,27 @@ import {
   CONTENT_TYPES,
   encodeInferFrame,
   INFER_FRAME_CONTENT_TYPE,
-  INFER_HEADERS,
-  INFER_PATH,
+  INFER_STREAM_PATH,
+  type InferEvent,
   type InferRequest,
+  type InferStreamRequest,
 } from "../../shared/protocol";
 import { type CircuitBreaker, parseRetryAfter } from "./circuit-breaker";
 import { looksLikeImage } from "./image-bytes";
+import { fromBase64, readInferStream } from "./infer-stream-reader";
+
+/** Progress of a GPU attempt as the client passes it on (`attempt` counts from 1; a retry restarts the steps). */
+export type GpuProgress = Exclude<InferEvent, { type: "image" | "error" }> & { attempt: number };
+
+export interface InferOptions {
+  /** Low-resolution previews to ask for (0-3). */
+  previews?: number;
+  onEvent?: (event: GpuProgress) => void;
+  /** Aborting stops the attempt in flight (the GPU function drops the job) and makes no further ones. */
+  signal?: AbortSignal;
+  /** Image-to-image: the normalised input pixels (RGB8 of `request.init_image`), sent in the signed frame. */
+  initPixels?: Uint8Array;
+}
 
 export interface GpuClientOptions {
   /** Base URLs, e.g. ["http://gpu-a:8188"]; the client appends INFER_PATH. */
@@ -74,6 +93,8 @@ type AttemptResult =
   | { kind: "fatal"; status: number; message: string };
 
 const DEFAULT_BUSY_MS = 1000;
+/** A wait for a backend at most this long is waited out inside one call; longer ones answer 503 at once. */
+export const MAX_BUSY_WAIT_MS = 2000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class GpuClient {
@@ -93,10 +114,10 @@ export class GpuClient {
   }
 
   /**
-   * Generates one image. Never throws for backend trouble; the outcome says what happened. `initPixels`
+   * Generates one image. Never throws for backend trouble; the outcome says what happened. `options.initPixels`
    * (image-to-image: RGB8 of `request.init_image`) turns the body into a signed binary frame (shared/protocol.ts).
    */
-  async infer(request: Omit<InferRequest, "deadline_ms">, initPixels?: Uint8Array): Promise<InferOutcome> {
+  async infer(request: Omit<InferRequest, "deadline_ms">, options: InferOptions = {}): Promise<InferOutcome> {
     const { backends, breaker, maxAttempts } = this.#opts;
     if (backends.length === 0 || !this.#opts.secret) {
       // A deployment without GPU_BACKENDS or GPU_HMAC_SECRET serves cache hits and answers misses with 503.
@@ -113,29 +134,42 @@ export class GpuClient {
       };
     }
     const deadline = this.#now() + this.#opts.deadlineMs;
-    const json = { ...request, deadline_ms: deadline } satisfies InferRequest;
-    const body: string | Uint8Array = initPixels ? encodeInferFrame(json, initPixels) : JSON.stringify(json);
+    const json = {
+      ...request,
+      deadline_ms: deadline,
+      previews: options.previews ?? 0,
+    } satisfies InferStreamRequest;
+    const body: string | Uint8Array = options.initPixels
+      ? encodeInferFrame(json, options.initPixels)
+      : JSON.stringify(json);
     const attempts: AttemptRecord[] = [];
     let previous: string | null = null;
 
-    while (attempts.length < maxAttempts) {
+    while (attempts.length < maxAttempts && !options.signal?.aborted) {
       const now = this.#now();
       if (now >= deadline) break;
       const backend = this.#pick(now, previous);
       if (backend === null) {
+        // A long wait (an open circuit's cooldown, a long busy embargo) is not sat out: every waiter of the
+        // flight would sit it out with us. A short one (<= MAX_BUSY_WAIT_MS) is.
         const wakeAt = Math.min(...backends.map((b) => breaker.availableAt(b, now)));
-        if (wakeAt >= deadline) break;
+        if (wakeAt - now > MAX_BUSY_WAIT_MS || wakeAt >= deadline) break;
         await sleep(wakeAt - now);
         continue;
       }
       breaker.begin(backend, now);
-      const result = await this.#attempt(
-        backend,
-        body,
-        request,
-        Math.min(this.#opts.attemptTimeoutMs, deadline - now),
-      );
+      const attemptNo = attempts.length + 1;
+      const result = await this.#attempt(backend, body, request, {
+        headersTimeoutMs: Math.min(this.#opts.attemptTimeoutMs, deadline - now),
+        onEvent: options.onEvent && ((event) => options.onEvent?.({ ...event, attempt: attemptNo })),
+        signal: options.signal,
+      });
       const ms = this.#now() - now;
+      if (options.signal?.aborted && result.kind !== "ok") {
+        // Our own cancellation (every waiter left) says nothing about the backend's health.
+        breaker.recordBusy(backend, 0);
+        return { ok: false, status: 503, retryAfterS: 0, message: "cancelled", code: "cancelled", attempts };
+      }
       if (result.kind === "ok") {
         breaker.recordSuccess(backend);
         attempts.push({ backend, outcome: "ok", status: 200, ms });
@@ -195,14 +229,18 @@ export class GpuClient {
     backend: string,
     body: string | Uint8Array,
     request: Omit<InferRequest, "deadline_ms">,
-    timeoutMs: number,
+    opts: {
+      headersTimeoutMs: number;
+      onEvent?: (event: Exclude<InferEvent, { type: "image" | "error" }>) => void;
+      signal?: AbortSignal;
+    },
   ): Promise<AttemptResult> {
     const headers: Record<string, string> = {
       // audience: the signature is valid only at this backend (replays elsewhere are refused).
       ...(await signRequest({
         secret: this.#opts.secret,
         method: "POST",
-        path: INFER_PATH,
+        path: INFER_STREAM_PATH,
         body,
         audience: backend,
       })),
@@ -210,56 +248,93 @@ export class GpuClient {
       "x-request-id": request.request_id,
     };
     if (this.#opts.backendToken) headers.authorization = `Bearer ${this.#opts.backendToken}`;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const headersTimer = setTimeout(
+      () => controller.abort(new DOMException("timeout", "TimeoutError")),
+      opts.headersTimeoutMs,
+    );
     let response: Response;
-    let bytes: Uint8Array;
     try {
-      response = await this.#fetch(`${backend}${INFER_PATH}`, {
+      response = await this.#fetch(`${backend}${INFER_STREAM_PATH}`, {
         method: "POST",
         headers,
         body,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: controller.signal,
       });
-      bytes = new Uint8Array(await response.arrayBuffer());
     } catch (err) {
       const name = (err as { name?: string }).name;
       const timedOut = name === "TimeoutError" || name === "AbortError";
       return { kind: "retry", outcome: timedOut ? "timeout" : "connection", fault: true };
+    } finally {
+      clearTimeout(headersTimer);
     }
+    try {
+      const status = response.status;
+      if (status !== 200 || !response.body) {
+        const bytes = new Uint8Array(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+        return this.#refused(status, response.headers.get("retry-after"), readErrorMessage(bytes));
+      }
+      const end = await readInferStream(response.body, {
+        silenceMs: this.#opts.attemptTimeoutMs,
+        progressMs: this.#opts.attemptTimeoutMs,
+        onEvent: opts.onEvent,
+        abort: () => controller.abort(),
+      });
+      switch (end.kind) {
+        case "image":
+          return this.#accept(backend, end.event, request);
+        case "error":
+          return this.#refused(end.event.status, null, end.event.error.message);
+        case "timeout":
+          return { kind: "retry", outcome: "timeout", fault: true };
+        default:
+          return { kind: "retry", outcome: "connection", fault: true };
+      }
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
 
-    const status = response.status;
-    if (status === 200) return this.#accept(backend, response, bytes, request);
+  /** A non-200 answer, or an error event after the stream began, by its status. */
+  #refused(status: number, retryAfter: string | null, message: string | null): AttemptResult {
     if (status === 503) {
-      const wait = parseRetryAfter(response.headers.get("retry-after"), this.#now()) ?? DEFAULT_BUSY_MS;
+      const wait = parseRetryAfter(retryAfter, this.#now()) ?? DEFAULT_BUSY_MS;
       return { kind: "retry", outcome: "busy", status, busyUntil: this.#now() + wait, fault: false };
     }
+    // 504: the GPU function dropped the job at its deadline (queued too long there); another backend may be free.
+    if (status === 504) return { kind: "retry", outcome: "busy", status, fault: false };
     if (status === 401) return { kind: "retry", outcome: "rejected", status, fault: true };
     if (status >= 500) return { kind: "retry", outcome: "server_error", status, fault: true };
-    return { kind: "fatal", status, message: readErrorMessage(bytes) ?? `HTTP ${status}` };
+    return { kind: "fatal", status, message: message ?? `HTTP ${status}` };
   }
 
   #accept(
     backend: string,
-    response: Response,
-    bytes: Uint8Array,
+    event: Extract<InferEvent, { type: "image" }>,
     request: Omit<InferRequest, "deadline_ms">,
   ): AttemptResult {
-    const contentType = response.headers.get("content-type") ?? "";
-    const revision = response.headers.get(INFER_HEADERS.modelRevision) ?? "";
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64(event.b64);
+    } catch {
+      return { kind: "retry", outcome: "invalid_response", status: 200, fault: true };
+    }
     const valid =
-      contentType.split(";")[0].trim() === CONTENT_TYPES[request.output_format] &&
-      revision === this.#opts.modelRevision &&
+      event.content_type === CONTENT_TYPES[request.output_format] &&
+      event.model_revision === this.#opts.modelRevision &&
       looksLikeImage(bytes, request.output_format);
     if (!valid) return { kind: "retry", outcome: "invalid_response", status: 200, fault: true };
-    const seedHeader = Number(response.headers.get(INFER_HEADERS.seed));
     return {
       kind: "ok",
       image: {
         bytes,
         contentType: CONTENT_TYPES[request.output_format],
-        seed: Number.isSafeInteger(seedHeader) ? seedHeader : request.seed,
-        modelRevision: revision,
-        promptTruncated: response.headers.get(INFER_HEADERS.promptTruncated) === "1",
-        serverTiming: response.headers.get(INFER_HEADERS.serverTiming),
+        seed: Number.isSafeInteger(event.seed) ? event.seed : request.seed,
+        modelRevision: event.model_revision,
+        promptTruncated: event.prompt_truncated,
+        serverTiming: event.server_timing ?? null,
         backend,
       },
     };

@@ -11,6 +11,7 @@ import { type CfgOptions, combineGuidance, guidanceAt, usesCfg } from "./cfg";
 import { type EncodeImage, type InitImage, prepareImageLatents, startStep } from "./image-to-image";
 import { torchRandn } from "./noise/torch-randn";
 import { type DecodedImage, decoderOutputToImage, toDecoderInput } from "./postprocess";
+import { poolLatent, predictedClean, previewFactor, previewSteps } from "./previews";
 import { buildSchedule, type SchedulerConfig } from "./scheduler";
 
 /** One transformer input item, as gpu-fn/model/transformer-io.ts takes it. */
@@ -56,6 +57,8 @@ export interface GenerationJob extends CfgOptions {
   /** Initial latents (16·h·w, C order); otherwise drawn from `seed` like torch's CPU generator. */
   initialLatents?: Float32Array;
   seed?: number;
+  /** Low-resolution previews of the predicted clean image at evenly spaced steps (previews.ts); 0 = none. */
+  previews?: number;
   /** Image-to-image: start from this picture (initialLatents then stands for the noise, generator draw 2). */
   init?: InitImage;
 }
@@ -72,6 +75,8 @@ export interface BatchTimings {
   stepMs: number[];
   decodeMs: number;
   postprocessMs: number;
+  /** Time spent making previews (x0, pooling, VAE decode, postprocess), included in neither stepMs nor decodeMs. */
+  previewMs: number;
 }
 
 export interface GenerationResult {
@@ -84,6 +89,8 @@ export interface GenerationHooks {
   onStep?: (step: number, total: number) => void;
   /** Checked before each model call; a cancelled job is dropped from the rest of the batch. */
   isCancelled?: (jobIndex: number) => boolean;
+  /** A preview of job `jobIndex` after `step` (its `index`-th, 0-based); only for jobs that asked for previews. */
+  onPreview?: (jobIndex: number, index: number, step: number, image: DecodedImage) => void;
 }
 
 export interface BatchOutput {
@@ -125,7 +132,17 @@ export class ZImagePipeline {
     const channels = this.config.latent.channels;
     const latentLen = channels * h * w;
     const cancelled = (i: number) => hooks.isCancelled?.(i) ?? false;
-    const timings: BatchTimings = { textEncoderMs: 0, stepMs: [], decodeMs: 0, postprocessMs: 0 };
+    const timings: BatchTimings = {
+      textEncoderMs: 0,
+      stepMs: [],
+      decodeMs: 0,
+      postprocessMs: 0,
+      previewMs: 0,
+    };
+    // Evenly spaced over the steps that run (image-to-image starts at `first`), numbered as absolute steps.
+    const previewPlan = jobs.map((job) =>
+      previewSteps(steps - first, job.previews ?? 0).map((step) => step + first),
+    );
 
     // 1. Prompt features; identical prompts in a batch (e.g. empty negatives) are encoded once.
     let t0 = performance.now();
@@ -200,6 +217,7 @@ export class ZImagePipeline {
       }
       const out = await this.models.transformer(items, h, w);
       const dt = Math.fround(sigmas[i + 1] - sigmas[i]);
+      const wantPreview: { k: number; x0: Float32Array }[] = [];
       active.forEach((k, slot) => {
         const neg = negIndex.get(k);
         const v =
@@ -207,11 +225,17 @@ export class ZImagePipeline {
             ? out[slot]
             : combineGuidance(out[slot], out[neg], guidanceAt(jobs[k], t), jobs[k].cfgNormalization);
         const lat = latents[k];
+        if (previewPlan[k].includes(i + 1)) wantPreview.push({ k, x0: predictedClean(lat, v, sigmas[i]) });
         // noise_pred = −v ; lat += dt·noise_pred
         for (let p = 0; p < latentLen; p++) lat[p] = Math.fround(lat[p] + Math.fround(dt * -v[p]));
       });
       timings.stepMs.push(performance.now() - t0);
       hooks.onStep?.(i + 1 - first, steps - first);
+      if (wantPreview.length > 0) {
+        const tp = performance.now();
+        await this.#previews(wantPreview, i + 1, previewPlan, { width, height, h, w }, hooks);
+        timings.previewMs += performance.now() - tp;
+      }
     }
 
     // 5. Decode the surviving jobs in one call, then postprocess.
@@ -236,6 +260,36 @@ export class ZImagePipeline {
     });
     timings.postprocessMs = performance.now() - t0;
     return { results, timings };
+  }
+
+  /** Decodes the x0 predictions of the jobs that want a preview after `step`, pooled, in one VAE call. */
+  async #previews(
+    wanted: { k: number; x0: Float32Array }[],
+    step: number,
+    plan: number[][],
+    size: { width: number; height: number; h: number; w: number },
+    hooks: GenerationHooks,
+  ): Promise<void> {
+    const { channels, scaling_factor, shift_factor, vae_scale_factor } = this.config.latent;
+    const f = previewFactor(size.width, size.height, size.h, size.w);
+    const ph = size.h / f;
+    const pw = size.w / f;
+    const len = channels * ph * pw;
+    const z = new Float32Array(wanted.length * len);
+    wanted.forEach(({ x0 }, b) => {
+      z.set(
+        toDecoderInput(poolLatent(x0, channels, size.h, size.w, f), scaling_factor, shift_factor),
+        b * len,
+      );
+    });
+    const decoded = await this.models.decode(z, wanted.length, ph, pw);
+    const pxW = pw * vae_scale_factor;
+    const pxH = ph * vae_scale_factor;
+    const imageLen = 3 * pxW * pxH;
+    wanted.forEach(({ k }, b) => {
+      const image = decoderOutputToImage(decoded.subarray(b * imageLen, (b + 1) * imageLen), pxW, pxH);
+      hooks.onPreview?.(k, plan[k].indexOf(step), step, image);
+    });
   }
 
   #item(latent: Float32Array, capFeats: Float32Array, t: number): TransformerItem {

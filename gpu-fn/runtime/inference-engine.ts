@@ -5,10 +5,16 @@
  */
 import { Worker } from "node:worker_threads";
 import type { GenerationJob } from "../pipeline/text-to-image";
-import type { FromWorker, ToWorker, WorkerOptions } from "./worker-protocol";
+import type { FromWorker, ToWorker, WorkerImage, WorkerOptions } from "./worker-protocol";
 
 export type EngineReady = Extract<FromWorker, { type: "ready" }>;
 export type BatchDone = Extract<FromWorker, { type: "done" }>;
+
+/** Progress of a running batch: steps are batch-wide, previews belong to one job (its index in the batch). */
+export interface BatchEvents {
+  onStep?: (step: number, total: number) => void;
+  onPreview?: (job: number, index: number, step: number, image: WorkerImage) => void;
+}
 
 const WORKER_ENTRY = new URL("./worker-entry.mjs", import.meta.url);
 
@@ -16,7 +22,7 @@ interface InFlight {
   id: number;
   resolve: (done: BatchDone) => void;
   reject: (err: Error) => void;
-  onStep?: (step: number, total: number) => void;
+  events: BatchEvents;
 }
 
 export class InferenceEngine {
@@ -47,7 +53,11 @@ export class InferenceEngine {
             log(msg.line);
             return;
           case "step":
-            if (this.#inFlight?.id === msg.id) this.#inFlight.onStep?.(msg.step, msg.total);
+            if (this.#inFlight?.id === msg.id) this.#inFlight.events.onStep?.(msg.step, msg.total);
+            return;
+          case "preview":
+            if (this.#inFlight?.id === msg.id)
+              this.#inFlight.events.onPreview?.(msg.job, msg.index, msg.step, msg.image);
             return;
           case "done":
           case "error": {
@@ -86,16 +96,12 @@ export class InferenceEngine {
   }
 
   /** Runs one batch; `cancel` holds one Int32 flag per job (set by the caller when a client goes away). */
-  run(
-    jobs: GenerationJob[],
-    cancel: SharedArrayBuffer,
-    onStep?: (step: number, total: number) => void,
-  ): Promise<BatchDone> {
+  run(jobs: GenerationJob[], cancel: SharedArrayBuffer, events: BatchEvents = {}): Promise<BatchDone> {
     if (this.#dead) return Promise.reject(this.#dead);
     if (this.#inFlight) return Promise.reject(new Error("inference engine is busy"));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#inFlight = { id, resolve, reject, onStep };
+      this.#inFlight = { id, resolve, reject, events };
       const msg: ToWorker = { type: "generate", id, jobs, cancel };
       this.#worker.postMessage(msg);
     });

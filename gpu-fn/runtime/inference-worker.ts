@@ -60,6 +60,12 @@ async function main(): Promise<void> {
       const { results, timings } = await pipeline.generate(msg.jobs, {
         isCancelled: (k) => Atomics.load(cancel, k) !== 0,
         onStep: (step, total) => post({ type: "step", id: msg.id, step, total }),
+        onPreview: (job, index, step, image) => {
+          const preview = { width: image.width, height: image.height, rgb: image.rgb };
+          post({ type: "preview", id: msg.id, job, index, step, image: preview }, [
+            preview.rgb.buffer as ArrayBuffer,
+          ]);
+        },
       });
       const images = results.map((r) =>
         r ? { width: r.image.width, height: r.image.height, rgb: r.image.rgb } : null,

@@ -36,6 +36,7 @@ export type FromWorker =
   | { type: "init-error"; message: string }
   | { type: "log"; line: string }
   | { type: "step"; id: number; step: number; total: number }
+  | { type: "preview"; id: number; job: number; index: number; step: number; image: WorkerImage }
   | {
       type: "done";
       id: number;

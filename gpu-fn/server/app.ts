@@ -9,17 +9,10 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type ApiErrorType, errorBody } from "../../shared/errors";
-import { type NonceStore, verifyRequest } from "../../shared/hmac";
-import {
-  decodeInferFrame,
-  INFER_PATH,
-  inferRequestSchema,
-  isInferFrame,
-  MAX_INFER_JSON_BYTES,
-  MAX_INIT_IMAGE_PIXELS,
-} from "../../shared/protocol";
-import { ClientGoneError, DeadlineExceededError, DrainingError, QueueFullError } from "./batcher";
-import { type InferService, UnprocessableError } from "./infer-service";
+import { INFER_PATH, inferRequestSchema } from "../../shared/protocol";
+import { admitInfer, failureOf, type HmacOptions, MAX_INFER_BODY_BYTES } from "./admit";
+import type { InferService } from "./infer-service";
+import { mountInferStream } from "./infer-stream";
 import type { GpuMetrics } from "./metrics";
 import type { ServiceState } from "./service-state";
 
@@ -27,32 +20,17 @@ export interface AppDeps {
   service: InferService;
   state: ServiceState;
   metrics: GpuMetrics;
-  hmac: {
-    secret: string;
-    nonces: NonceStore;
-    maxSkewMs?: number;
-    /** Base URLs this function is reached at (GPU_AUDIENCE); empty = signatures for any audience pass. */
-    audiences?: readonly string[];
-    /** Signatures older than this (the process start) are refused: the nonce memory starts empty. */
-    notBeforeMs?: number;
-  };
+  hmac: HmacOptions;
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; null/undefined = open. */
   metricsToken?: string | null;
   /** Seconds a client should wait before retrying a 503 (estimated from the queue). */
   retryAfterSeconds: () => number;
   log?: (line: string) => void;
+  /** Interval of the streaming route's heartbeat events (default 1000 ms). */
+  heartbeatMs?: number;
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest();
-
-const HMAC_CODES = {
-  missing: "missing_signature",
-  bad_signature: "bad_signature",
-  stale: "stale_timestamp",
-  replay: "replayed_nonce",
-  wrong_audience: "wrong_audience",
-  signed_before_start: "signed_before_start",
-} as const;
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
@@ -115,115 +93,47 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post(
     INFER_PATH,
-    // JSON (text-to-image) or a frame with the input pixels (image-to-image); the exact size is checked below.
     bodyLimit({
-      maxSize: 8 + MAX_INFER_JSON_BYTES + 3 * MAX_INIT_IMAGE_PIXELS,
-      onError: () =>
-        fail(413, "invalid_request_error", "request body over the image-to-image frame limit", {
-          code: "body_too_large",
-        }),
+      // A frame with the largest input image; a JSON body alone is held to 64 KiB by admitInfer.
+      maxSize: MAX_INFER_BODY_BYTES,
+      onError: () => fail(413, "invalid_request_error", "request body too large", { code: "body_too_large" }),
     }),
     async (c) => {
-      const body = new Uint8Array(await c.req.arrayBuffer());
-      const verdict = await verifyRequest({
-        secret: deps.hmac.secret,
-        method: "POST",
+      const admitted = await admitInfer({
         path: INFER_PATH,
-        body,
+        body: new Uint8Array(await c.req.arrayBuffer()),
         headers: c.req.raw.headers,
-        nonces: deps.hmac.nonces,
-        maxSkewMs: deps.hmac.maxSkewMs,
-        audiences: deps.hmac.audiences,
-        notBeforeMs: deps.hmac.notBeforeMs,
+        hmac: deps.hmac,
+        state: deps.state,
+        schema: inferRequestSchema,
       });
-      if (!verdict.ok) {
-        return fail(401, "authentication_error", `request signature rejected: ${verdict.reason}`, {
-          code: HMAC_CODES[verdict.reason],
-        });
+      if (!admitted.ok) {
+        const { status, type, message, param, code } = admitted.refusal;
+        return fail(status, type, message, { param, code });
       }
-      if (!deps.state.ready) {
-        const draining = deps.state.phase === "draining";
-        return fail(
-          503,
-          "service_unavailable",
-          draining ? "server is shutting down" : "models are not ready yet",
-          {
-            code: draining ? "draining" : "not_ready",
-          },
-        );
-      }
-      const frame = isInferFrame(body) ? decodeInferFrame(body) : null;
-      if (isInferFrame(body) && !frame) {
-        return fail(400, "invalid_request_error", "malformed request frame", { code: "invalid_frame" });
-      }
-      if (!frame && body.length > MAX_INFER_JSON_BYTES) {
-        return fail(413, "invalid_request_error", "JSON request body over 64 KiB", {
-          code: "body_too_large",
-        });
-      }
-      let json: unknown;
+      const request = admitted.request;
       try {
-        json = JSON.parse(frame ? frame.json : new TextDecoder().decode(body));
-      } catch {
-        return fail(400, "invalid_request_error", "body is not valid JSON", { code: "invalid_json" });
-      }
-      const parsed = inferRequestSchema.safeParse(json);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const param = issue.path.join(".") || null;
-        return fail(400, "invalid_request_error", `${param ?? "body"}: ${issue.message}`, {
-          param: param ?? undefined,
-          code: "invalid_parameter",
-        });
-      }
-      const init = parsed.data.init_image;
-      const expected = init ? init.width * init.height * 3 : 0;
-      if ((frame?.pixels.length ?? 0) !== expected || (init && !frame)) {
-        return fail(
-          400,
-          "invalid_request_error",
-          init
-            ? `init_image: expected ${expected} bytes of RGB8 pixels in a request frame, got ${frame?.pixels.length ?? 0}`
-            : "a request frame carries pixels but no init_image",
-          { param: "init_image", code: "invalid_init_image" },
-        );
-      }
-      if (init && init.width * init.height > MAX_INIT_IMAGE_PIXELS) {
-        return fail(400, "invalid_request_error", `init_image: over ${MAX_INIT_IMAGE_PIXELS} pixels`, {
-          param: "init_image",
-          code: "image_too_many_pixels",
-        });
-      }
-      try {
-        const out = await deps.service.infer(parsed.data, c.req.raw.signal, frame?.pixels);
+        const out = await deps.service.infer(request, c.req.raw.signal, { pixels: admitted.pixels });
         deps.metrics.requests.inc({ status: "200" });
         return new Response(new Uint8Array(out.body), { status: 200, headers: out.headers });
       } catch (err) {
-        if (err instanceof UnprocessableError) {
-          return fail(422, "invalid_request_error", err.message, {
-            param: err.param,
-            code: "unsupported_value",
-          });
-        }
-        if (err instanceof QueueFullError) {
-          return fail(503, "service_unavailable", "queue is full, retry later", { code: "queue_full" });
-        }
-        if (err instanceof DrainingError) {
-          return fail(503, "service_unavailable", "server is shutting down", { code: "draining" });
-        }
-        if (err instanceof DeadlineExceededError) {
-          return fail(504, "server_error", err.message, { code: "deadline_exceeded" });
-        }
-        if (err instanceof ClientGoneError) {
-          return fail(499, "invalid_request_error", err.message, { code: "client_closed_request" });
-        }
-        log(`request ${parsed.data.request_id} failed: ${(err as Error).message}`);
-        return fail(500, "server_error", `image generation failed: ${(err as Error).message}`, {
-          code: "model_failure",
-        });
+        const f = failureOf(err);
+        if (f.unexpected) log(`request ${request.request_id} failed: ${(err as Error).message}`);
+        return fail(f.status, f.type, f.message, { param: f.param, code: f.code });
       }
     },
   );
+
+  mountInferStream(app, {
+    ...deps,
+    log,
+    bodyLimit: bodyLimit({
+      // A frame with the largest input image; a JSON body alone is held to 64 KiB by admitInfer.
+      maxSize: MAX_INFER_BODY_BYTES,
+      onError: () => fail(413, "invalid_request_error", "request body too large", { code: "body_too_large" }),
+    }),
+    fail,
+  });
 
   app.all(INFER_PATH, (c) => {
     const res = fail(405, "invalid_request_error", `${c.req.method} is not allowed; use POST`, {

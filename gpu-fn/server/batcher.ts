@@ -6,7 +6,7 @@
  * @module
  */
 import { type GenerationJob, jobStartStep } from "../pipeline/text-to-image";
-import type { BatchDone } from "../runtime/inference-engine";
+import type { BatchDone, BatchEvents } from "../runtime/inference-engine";
 import type { WorkerImage } from "../runtime/worker-protocol";
 
 export class QueueFullError extends Error {
@@ -23,7 +23,15 @@ export class DrainingError extends Error {
 }
 
 export interface BatchRunner {
-  run(jobs: GenerationJob[], cancel: SharedArrayBuffer): Promise<BatchDone>;
+  run(jobs: GenerationJob[], cancel: SharedArrayBuffer, events?: BatchEvents): Promise<BatchDone>;
+}
+
+/** Progress of one submitted job (the streaming form of /v1/infer listens to these). */
+export interface ItemEvents {
+  /** Its batch was dispatched to the engine. */
+  onStart?: (info: { batchSize: number; queueMs: number }) => void;
+  onStep?: (step: number, total: number) => void;
+  onPreview?: (index: number, step: number, image: WorkerImage) => void;
 }
 
 export interface BatcherOptions {
@@ -48,6 +56,7 @@ interface Pending {
   enqueuedAt: number;
   deadlineMs?: number;
   signal?: AbortSignal;
+  events?: ItemEvents;
   resolve: (r: ItemResult) => void;
   reject: (e: Error) => void;
 }
@@ -84,9 +93,12 @@ export class DynamicBatcher {
   }
 
   /** Queues a job; rejects with QueueFullError / DrainingError at once, later with the job's outcome. */
-  submit(job: GenerationJob, opts: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<ItemResult> {
-    if (this.#draining) return Promise.reject(new DrainingError("server is draining"));
-    if (this.#queue.length >= this.#opts.maxQueue) return Promise.reject(new QueueFullError("queue is full"));
+  submit(
+    job: GenerationJob,
+    opts: { deadlineMs?: number; signal?: AbortSignal; events?: ItemEvents } = {},
+  ): Promise<ItemResult> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
       const p: Pending = {
         job,
@@ -94,6 +106,7 @@ export class DynamicBatcher {
         enqueuedAt: this.#opts.now(),
         deadlineMs: opts.deadlineMs,
         signal: opts.signal,
+        events: opts.events,
         resolve,
         reject,
       };
@@ -113,6 +126,18 @@ export class DynamicBatcher {
       this.#queue.push(p);
       this.#pump();
     });
+  }
+
+  /** Why a submit now would be refused at once (draining, queue full), or null when it would be queued. */
+  refusal(): Error | null {
+    if (this.#draining) return new DrainingError("server is draining");
+    if (this.#queue.length >= this.#opts.maxQueue) return new QueueFullError("queue is full");
+    return null;
+  }
+
+  /** 1-based position of the job submitted with these events among the queued jobs; 0 once dispatched. */
+  queuePosition(events: ItemEvents): number {
+    return this.#queue.findIndex((p) => p.events === events) + 1;
   }
 
   /** Stops accepting work; resolves when the queue is empty and no batch is running. */
@@ -188,10 +213,20 @@ export class DynamicBatcher {
       p.signal?.addEventListener("abort", onAbort, { once: true });
       return onAbort;
     });
+    for (const p of batch)
+      p.events?.onStart?.({ batchSize: batch.length, queueMs: startedAt - p.enqueuedAt });
     try {
       const done = await this.#runner.run(
         batch.map((p) => p.job),
         cancel,
+        {
+          onStep: (step, total) => {
+            batch.forEach((p, k) => {
+              if (!Atomics.load(flags, k)) p.events?.onStep?.(step, total);
+            });
+          },
+          onPreview: (k, index, step, image) => batch[k]?.events?.onPreview?.(index, step, image),
+        },
       );
       this.#opts.onBatch?.({ size: batch.length, done });
       batch.forEach((p, k) => {

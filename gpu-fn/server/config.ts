@@ -41,6 +41,8 @@ const envSchema = z.object({
   GPU_AUDIENCE: z.string().optional(),
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`; unset or empty = open. */
   METRICS_TOKEN: z.string().optional(),
+  /** Heartbeat interval of POST /v1/infer/stream (the edge treats a few missed beats as a dead backend). */
+  HEARTBEAT_MS: intFrom("HEARTBEAT_MS", 1000, 50),
 });
 
 export interface GpuFnConfig {
@@ -62,6 +64,8 @@ export interface GpuFnConfig {
   audiences: string[];
   /** Bearer token required by GET /metrics; null = /metrics is open. */
   metricsToken: string | null;
+  /** Heartbeat interval of the streaming inference route (optional: default 1000 ms). */
+  heartbeatMs?: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): GpuFnConfig {
@@ -88,5 +92,6 @@ export function loadConfig(env: Record<string, string | undefined>): GpuFnConfig
       .map((s) => s.trim().replace(/\/+$/, ""))
       .filter(Boolean),
     metricsToken: e.METRICS_TOKEN?.trim() || null,
+    heartbeatMs: e.HEARTBEAT_MS,
   };
 }

@@ -10,7 +10,7 @@ import { encodeImage } from "../pipeline/image-encode";
 import { resizeInitImage } from "../pipeline/image-resize";
 import type { GenerationJob } from "../pipeline/text-to-image";
 import type { PromptEncoder } from "../runtime/prompt-encoder";
-import { DeadlineExceededError, type DynamicBatcher } from "./batcher";
+import { DeadlineExceededError, type DynamicBatcher, type ItemEvents } from "./batcher";
 import type { GpuMetrics, Stage } from "./metrics";
 
 /** A request that is well-formed but asks for something this model cannot do (HTTP 422). */
@@ -47,8 +47,16 @@ export class InferService {
     this.#o = opts;
   }
 
-  /** `pixels`: the frame's RGB8 input image, exactly `init_image.width · height · 3` bytes (checked by the app). */
-  async infer(req: InferRequest, signal?: AbortSignal, pixels?: Uint8Array): Promise<InferOutcome> {
+  /**
+   * `previews` and `events` come from the streaming form (infer-stream.ts); the plain form has neither.
+   * `pixels`: the frame's RGB8 input image, exactly `init_image.width · height · 3` bytes (checked by admit).
+   */
+  async infer(
+    req: InferRequest & { previews?: number },
+    signal?: AbortSignal,
+    extras: { events?: ItemEvents; pixels?: Uint8Array } = {},
+  ): Promise<InferOutcome> {
+    const { events, pixels } = extras;
     const now = this.#o.now ?? Date.now;
     const t0 = performance.now();
     this.#checkSize(req);
@@ -88,8 +96,9 @@ export class InferService {
       negativePromptIds: negative?.ids,
       seed: req.seed,
       ...(init && initRgb ? { init: { rgb: initRgb, strength: init.strength } } : {}),
+      previews: req.previews ?? 0,
     };
-    const item = await this.#o.batcher.submit(job, { deadlineMs: req.deadline_ms, signal });
+    const item = await this.#o.batcher.submit(job, { deadlineMs: req.deadline_ms, signal, events });
 
     const tEnc = performance.now();
     const { image } = item;
@@ -128,6 +137,7 @@ export class InferService {
         : []),
       ["denoise", t.stepMs.reduce((a, b) => a + b, 0)],
       ["decode", t.decodeMs],
+      ["preview", t.previewMs],
       ["postprocess", t.postprocessMs],
       ["image_encode", imageEncodeMs],
       ["total", performance.now() - t0],
@@ -150,6 +160,21 @@ export class InferService {
         [INFER_HEADERS.stepsRun]: String(stepsRun(req.steps, init?.strength)),
       },
     };
+  }
+
+  /** Why a request would be refused before any work (422 size, 503 queue full or draining), or null. */
+  refusal(req: InferRequest): Error | null {
+    try {
+      this.#checkSize(req);
+    } catch (err) {
+      return err as Error;
+    }
+    return this.#o.batcher.refusal();
+  }
+
+  /** Position of a queued job (by the events it was submitted with); 0 once it runs. */
+  queuePosition(events: ItemEvents): number {
+    return this.#o.batcher.queuePosition(events);
   }
 
   #checkSize(req: InferRequest): void {

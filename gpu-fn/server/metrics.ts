@@ -14,6 +14,7 @@ export const STAGES = [
   "step",
   "denoise",
   "decode",
+  "preview",
   "postprocess",
   "image_encode",
   "total",

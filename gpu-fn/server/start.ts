@@ -68,9 +68,9 @@ export async function startGpuFn(
   let metrics: GpuMetrics | null = null;
   const batcher = new DynamicBatcher(
     {
-      run: (jobs, cancel) => {
+      run: (jobs, cancel, events) => {
         inFlight = jobs.length;
-        return engine.run(jobs, cancel, undefined).finally(() => {
+        return engine.run(jobs, cancel, events).finally(() => {
           inFlight = 0;
         });
       },
@@ -124,6 +124,7 @@ export async function startGpuFn(
     metricsToken: cfg.metricsToken,
     retryAfterSeconds,
     log,
+    heartbeatMs: cfg.heartbeatMs,
   });
 
   const server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host });

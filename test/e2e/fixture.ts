@@ -67,6 +67,7 @@ export function sumMetric(text: string, name: string): number {
   return sum;
 }
 
+/** `vars`: extra edge vars (e.g. WEBHOOK_ALLOW_HOSTS for a test receiver). */
 export async function startE2EStack(options: { vars?: Record<string, string> } = {}): Promise<E2EStack> {
   const hmacSecret = generateSecret();
   const cacheKeySecret = generateSecret();

@@ -77,7 +77,6 @@ const bodyCases: [string, unknown, number, string | null, string | null][] = [
   ],
   ["moderation unknown", { ...valid, moderation: "strict" }, 400, "moderation", "invalid_value"],
   ["style unknown", { ...valid, style: "noir" }, 400, "style", "invalid_value"],
-  ["stream true (not supported yet)", { ...valid, stream: true }, 400, "stream", "unsupported_value"],
   ["stream not a boolean", { ...valid, stream: "yes" }, 400, "stream", "invalid_type"],
   ["partial_images 4", { ...valid, partial_images: 4 }, 400, "partial_images", "too_big"],
   ["size auto-like typo", { ...valid, size: "Auto" }, 400, "size", "invalid_format"],

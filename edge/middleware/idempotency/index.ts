@@ -16,6 +16,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { sha256Hex } from "../../../shared/hmac";
 import { readConfig } from "../../config";
 import { ApiError } from "../../errors";
+import "../../streaming/settlement";
 import type { AppEnv } from "../../types";
 import { type IdempotencyRecord, IdempotencyStore } from "./store";
 
@@ -166,11 +167,14 @@ export function idempotency(options: IdempotencyOptions = {}): MiddlewareHandler
         body: await response.clone().arrayBuffer(),
       }),
     );
+    c.set("idempotencyRelease", () => store.release(accountId, key, requestId));
     try {
       await next();
     } finally {
       c.set("idempotencyCompletion", undefined);
     }
+    // A streamed body completes or releases the key itself, once it has ended (edge/streaming/settlement.ts).
+    if (c.get("streamedResponse")) return;
     const ok = c.res.status >= 200 && c.res.status < 300;
     if (ok && !c.get("idempotencyCompleted")) {
       // No metering ran (a route without billable images): complete on our own.

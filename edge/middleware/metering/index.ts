@@ -10,7 +10,8 @@
 import type { MiddlewareHandler } from "hono";
 import { insertLedgerRow, ledgerRows } from "../../accounts/ledger";
 import { ApiError } from "../../errors";
-import type { AppEnv } from "../../types";
+import "../../streaming/settlement";
+import type { AppEnv, ServedImage } from "../../types";
 
 export function metering(): MiddlewareHandler<AppEnv> {
   return async function metering(c, next) {
@@ -20,7 +21,23 @@ export function metering(): MiddlewareHandler<AppEnv> {
         0,
       ),
     );
+    // A streamed body settles through this when its images exist (edge/streaming/settlement.ts).
+    const completion0 = c.get("idempotencyCompletion");
+    const release = c.get("idempotencyRelease");
+    c.set("streamSettlement", {
+      settle: async (served: ServedImage[], stored: Response) => {
+        const rows = ledgerRows(c.var.principal, c.var.requestId, served, Date.now());
+        const statements = rows.map((row) => insertLedgerRow(c.env.DB, row));
+        if (completion0) statements.push(await completion0(stored));
+        if (statements.length > 0) await c.env.DB.batch(statements);
+        return rows.reduce((sum, row) => sum + row.amountMicros, 0);
+      },
+      abandon: async () => {
+        await release?.();
+      },
+    });
     await next();
+    if (c.get("streamedResponse")) return;
     if (c.res.status < 200 || c.res.status >= 300) return;
     const rows = ledgerRows(c.var.principal, c.var.requestId, c.var.servedImages, Date.now());
     const statements = rows.map((row) => insertLedgerRow(c.env.DB, row));

@@ -4,7 +4,7 @@
  * `x-cache: HIT|MISS|COALESCED|PARTIAL` (see `cacheStatus`).
  * @module
  */
-import { createRoute, type RouteHandler } from "@hono/zod-openapi";
+import { createRoute, type RouteHandler, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { encodeBase64 } from "hono/utils/encode";
 import {
@@ -18,8 +18,10 @@ import { stepsRun } from "../../../shared/strength";
 import { publicOrigin, readConfig } from "../../config";
 import { ApiError } from "../../errors";
 import { type GenerationPlan, type PlannedImage, planGeneration } from "../../generation/plan";
+import { createJob, parsePrefer } from "../../jobs/create";
 import { jsonBody } from "../../middleware/json-body";
 import type { FlightOutcome } from "../../objects/generation";
+import { streamGeneration } from "../../streaming/generate-stream";
 import type { AppEnv, ServedImage } from "../../types";
 
 const errorResponse = (description: string) => ({
@@ -37,8 +39,13 @@ export const generateImagesRoute = createRoute({
   },
   responses: {
     200: {
-      description: "Images, each with its seed; `x-cache` says whether they came from the cache",
-      content: { "application/json": { schema: generationResponseSchema } },
+      description:
+        "Images, each with its seed; `x-cache` says whether they came from the cache. With `stream: true`: " +
+        "server-sent events (image_generation.partial_image / .completed, docs/streaming-jobs-webhooks.md)",
+      content: {
+        "application/json": { schema: generationResponseSchema },
+        "text/event-stream": { schema: z.string() },
+      },
     },
     400: errorResponse("Invalid request"),
     413: errorResponse("Body too large"),
@@ -126,6 +133,12 @@ export function cacheStatus(served: ServedImage[]): CacheStatus {
 export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = async (c) => {
   const body = c.req.valid("json");
   const plan = await planGeneration(body, readConfig(c.env), c.var.requestId);
+  // text/event-stream (edge/streaming/): returned as is; the OpenAPI route types only the JSON answer.
+  if (body.stream) return streamGeneration(c, body, plan) as never;
+  // Prefer: respond-async / wait=N: an async job (edge/jobs/), answered 202 + Location.
+  // A webhook_url makes it a job too.
+  const prefer = parsePrefer(c.req.header("prefer")) ?? (body.webhook_url ? { wait: 0 } : null);
+  if (prefer) return (await createJob(c, body, plan, prefer.wait)) as never;
   return c.json(await answerPlan(c, body, plan), 200);
 };
 

@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import sharp, { type JpegOptions } from "sharp";
 import { MemoryNonceStore, verifyRequest } from "../../../shared/hmac";
-import { INFER_HEADERS, inferRequestSchema } from "../../../shared/protocol";
+import { INFER_HEADERS, INFER_STREAM_PATH, inferRequestSchema } from "../../../shared/protocol";
 
 export interface FakeGpu {
   url: string;
@@ -50,6 +50,26 @@ export async function startFakeGpu(opts: {
       return;
     }
     calls++;
+    if (req.url === INFER_STREAM_PATH) {
+      // The edge's GPU client uses the streaming form: one queued event, then the image.
+      const image = {
+        type: "image",
+        content_type: "image/jpeg",
+        seed: parsed.data.seed,
+        model_revision: opts.revision,
+        prompt_truncated: false,
+        server_timing: "",
+        batch_size: 1,
+        b64: jpeg.toString("base64"),
+        t_ms: 0,
+      };
+      res
+        .writeHead(200, { "content-type": "application/x-ndjson" })
+        .end(
+          `${JSON.stringify({ type: "queued", position: 0, heartbeat_ms: 1000, t_ms: 0 })}\n${JSON.stringify(image)}\n`,
+        );
+      return;
+    }
     res
       .writeHead(200, {
         "content-type": "image/jpeg",

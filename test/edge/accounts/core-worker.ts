@@ -6,6 +6,7 @@
  */
 import { createApp } from "../../../edge/app";
 
+export { JobObject } from "../../../edge/jobs/job-object";
 export { GenerationObject } from "../../../edge/objects/generation";
 
 const app = createApp();

@@ -1,5 +1,6 @@
 /**
- * A scripted fake of the GPU functions' `POST /v1/infer`, installed as the test isolate's global fetch (the
+ * A scripted fake of the GPU functions' `POST /v1/infer` and its streaming form `POST /v1/infer/stream` (NDJSON
+ * events as gpu-fn/server/infer-stream.ts sends them, heartbeats every HEARTBEAT_MS), installed as the test isolate's global fetch (the
  * Worker, its Durable Objects and the tests share that isolate). It verifies the HMAC signature with
  * shared/hmac and the body with shared/protocol like the real server does, records every call, and answers
  * per backend host from a script. Requests to any other host fail loudly ("No fake for ...").
@@ -8,19 +9,33 @@
  * payload): enough for the edge's integrity check and for byte-for-byte comparisons; no pixels are decoded.
  */
 import { vi } from "vitest";
+import { previewSteps } from "../../../gpu-fn/pipeline/previews";
 import { MemoryNonceStore, verifyRequest } from "../../../shared/hmac";
 import {
   CONTENT_TYPES,
   decodeInferFrame,
   INFER_HEADERS,
   INFER_PATH,
+  INFER_STREAM_PATH,
+  type InferEvent,
   type InferRequest,
+  type InferStreamRequest,
   inferRequestSchema,
+  inferStreamRequestSchema,
 } from "../../../shared/protocol";
 import { BACKEND_A, BACKEND_B, TEST_REVISION, TEST_SECRET } from "./api";
 
+export const HEARTBEAT_MS = 50;
+
 export type Behaviour =
-  | { kind: "ok"; revision?: string; gate?: Promise<void> }
+  /** On the stream: `gate` holds the job queued; `stepMs` spaces the steps (heartbeats keep flowing). */
+  | { kind: "ok"; revision?: string; gate?: Promise<void>; stepMs?: number }
+  /** Stream only: the connection breaks after `afterSteps` steps (the host was killed). */
+  | { kind: "die"; afterSteps: number; gate?: Promise<void> }
+  /** Stream only: no more steps after `afterSteps`; with `heartbeats` the process still beats (a stuck model). */
+  | { kind: "stall"; afterSteps: number; heartbeats: boolean }
+  /** Stream only: an error event after the stream began. */
+  | { kind: "error-event"; status: number; code?: string }
   | { kind: "refuse" }
   | { kind: "hang" }
   | { kind: "status"; status: number; retryAfter?: string; gate?: Promise<void> }
@@ -28,13 +43,16 @@ export type Behaviour =
 
 export interface FakeCall {
   host: string;
-  body: InferRequest | null;
+  body: InferRequest | InferStreamRequest | null;
+  path: string;
   auth: "ok" | Exclude<Awaited<ReturnType<typeof verifyRequest>>, { ok: true }>["reason"];
   /** The request's Authorization header (the GPU host's own gate, e.g. RunPod's API key), null when absent. */
   authorization: string | null;
   /** Image-to-image: the frame's input pixels (RGB8), null for JSON bodies. */
   pixels: Uint8Array | null;
   answered: string;
+  /** Streaming route: the client closed the stream before its end (e.g. the edge cancelled the job). */
+  aborted?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -102,6 +120,10 @@ export class FakeGpu {
     return this;
   }
 
+  #stream(req: InferStreamRequest, behaviour: Behaviour, signal: AbortSignal, call: FakeCall): Response {
+    return streamAnswer(this, req, behaviour, signal, call);
+  }
+
   async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const host = url.host;
@@ -117,6 +139,7 @@ export class FakeGpu {
       authorization: request.headers.get("authorization"),
       pixels: frame ? frame.pixels.slice() : null,
       answered: behaviour.kind,
+      path: url.pathname,
     };
     this.calls.push(call);
 
@@ -137,8 +160,26 @@ export class FakeGpu {
       audiences: [url.origin],
     });
     if (!verdict.ok) call.auth = verdict.reason;
-    if (url.pathname !== INFER_PATH || request.method !== "POST") return json(404, "not found");
+    const streaming = url.pathname === INFER_STREAM_PATH;
+    if ((url.pathname !== INFER_PATH && !streaming) || request.method !== "POST")
+      return json(404, "not found");
     if (!verdict.ok) return json(401, `signature: ${verdict.reason}`);
+    if (streaming) {
+      const parsedStream = inferStreamRequestSchema.safeParse(JSON.parse(bodyText));
+      if (!parsedStream.success) return json(400, parsedStream.error.message);
+      call.body = parsedStream.data;
+      if (behaviour.kind === "status") {
+        if (behaviour.gate) await behaviour.gate;
+        const headers: Record<string, string> = behaviour.retryAfter
+          ? { "retry-after": behaviour.retryAfter }
+          : {};
+        return json(behaviour.status, `scripted ${behaviour.status}`, headers);
+      }
+      return this.#stream(parsedStream.data, behaviour, request.signal, call);
+    }
+    if (behaviour.kind === "die" || behaviour.kind === "stall" || behaviour.kind === "error-event") {
+      throw new Error(`behaviour ${behaviour.kind} needs the streaming route`);
+    }
     const parsed = inferRequestSchema.safeParse(JSON.parse(bodyText));
     if (!parsed.success) return json(422, parsed.error.message);
     call.body = parsed.data;
@@ -164,6 +205,121 @@ export class FakeGpu {
       },
     });
   }
+}
+
+/** The NDJSON answer of the streaming route for one scripted behaviour. */
+function streamAnswer(
+  fake: { revision: string },
+  req: InferStreamRequest,
+  behaviour: Behaviour,
+  signal: AbortSignal,
+  call: FakeCall,
+): Response {
+  const enc = new TextEncoder();
+  const t0 = Date.now();
+  let heartbeat: ReturnType<typeof setInterval> | null = null;
+  let closed = false;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (event: InferEvent) => {
+        if (!closed) controller.enqueue(enc.encode(`${JSON.stringify(event)}\n`));
+      };
+      const stop = () => {
+        if (heartbeat) clearInterval(heartbeat);
+        closed = true;
+      };
+      signal.addEventListener(
+        "abort",
+        () => {
+          if (!closed) call.aborted = true;
+          stop();
+        },
+        { once: true },
+      );
+      send({ type: "queued", position: 1, heartbeat_ms: HEARTBEAT_MS, t_ms: 0 });
+      // Position 1 while held by a gate (queued), 0 once it runs, as the real server reports it.
+      let position = 1;
+      heartbeat = setInterval(
+        () => send({ type: "heartbeat", position, t_ms: Date.now() - t0 }),
+        HEARTBEAT_MS,
+      );
+      if ((behaviour.kind === "ok" || behaviour.kind === "die") && behaviour.gate) await behaviour.gate;
+      if (closed) return;
+      position = 0;
+      send({ type: "started", batch_size: 1, queue_ms: Date.now() - t0, t_ms: Date.now() - t0 });
+      if (behaviour.kind === "error-event") {
+        send({
+          type: "error",
+          status: behaviour.status,
+          error: {
+            message: `scripted ${behaviour.status}`,
+            type: "server_error",
+            param: null,
+            code: behaviour.code ?? null,
+          },
+          t_ms: Date.now() - t0,
+        });
+        stop();
+        controller.close();
+        return;
+      }
+      const total = req.steps;
+      const last = behaviour.kind === "die" || behaviour.kind === "stall" ? behaviour.afterSteps : total;
+      const previewAt = previewSteps(total, req.previews);
+      for (let step = 1; step <= last; step++) {
+        if (behaviour.kind === "ok" && behaviour.stepMs) await sleep(behaviour.stepMs);
+        if (closed) return;
+        send({ type: "step", step, total, elapsed_ms: Date.now() - t0, t_ms: Date.now() - t0 });
+        const index = previewAt.indexOf(step);
+        if (index >= 0) {
+          const b64 = btoa(
+            String.fromCharCode(...fakeImage({ ...req, prompt: `preview ${index}:${req.prompt}` })),
+          );
+          send({
+            type: "preview",
+            index,
+            step,
+            width: req.width,
+            height: req.height,
+            content_type: CONTENT_TYPES[req.output_format],
+            b64,
+            t_ms: Date.now() - t0,
+          });
+        }
+      }
+      if (behaviour.kind === "die") {
+        stop();
+        controller.error(new TypeError("Network connection lost."));
+        return;
+      }
+      if (behaviour.kind === "stall") {
+        if (!behaviour.heartbeats && heartbeat) clearInterval(heartbeat);
+        return; // open until the client gives up
+      }
+      const bytes = fakeImage(req);
+      const image = behaviour.kind === "truncated" ? bytes.slice(0, bytes.length - 4) : bytes;
+      send({
+        type: "image",
+        content_type: CONTENT_TYPES[req.output_format],
+        seed: req.seed,
+        model_revision: behaviour.kind === "ok" ? (behaviour.revision ?? fake.revision) : fake.revision,
+        prompt_truncated: false,
+        server_timing: "denoise;dur=1",
+        batch_size: 1,
+        b64: btoa(String.fromCharCode(...image)),
+        t_ms: Date.now() - t0,
+      });
+      stop();
+      controller.close();
+    },
+    cancel() {
+      if (heartbeat) clearInterval(heartbeat);
+      if (!closed) call.aborted = true;
+      closed = true;
+    },
+  });
+  return new Response(stream, { status: 200, headers: { "content-type": "application/x-ndjson" } });
 }
 
 function json(status: number, message: string, headers: Record<string, string> = {}): Response {

@@ -25,7 +25,7 @@ class ManualRunner {
             images: jobs.map((j, k) =>
               cancelled.includes(k) ? null : { width: j.width, height: j.height, rgb: new Uint8Array(3) },
             ),
-            timings: { textEncoderMs: 0, stepMs: [], decodeMs: 0, postprocessMs: 0 },
+            timings: { textEncoderMs: 0, stepMs: [], decodeMs: 0, postprocessMs: 0, previewMs: 0 },
             sessionRunMs: 0,
             computeMs: 0,
           }),

@@ -73,12 +73,29 @@ describe("inference worker", () => {
     const info = await engine.ready();
     expect(info).toMatchObject({ provider: "cpu" });
     const steps: number[] = [];
+    const previews: { job: number; index: number; step: number; width: number; bytes: number }[] = [];
     const done = await engine.run(
-      [{ width: 32, height: 32, steps: 3, guidanceScale: 0, promptIds: [151644, 872, 198], seed: 5 }],
+      [
+        {
+          width: 32,
+          height: 32,
+          steps: 3,
+          guidanceScale: 0,
+          promptIds: [151644, 872, 198],
+          seed: 5,
+          previews: 1,
+        },
+      ],
       new SharedArrayBuffer(4),
-      (s) => steps.push(s),
+      {
+        onStep: (s) => steps.push(s),
+        onPreview: (job, index, step, image) =>
+          previews.push({ job, index, step, width: image.width, bytes: image.rgb.length }),
+      },
     );
     expect(steps).toEqual([1, 2, 3]);
+    // One preview after step 2 of 3, decoded by the VAE from the predicted clean latent (32 px fits as is).
+    expect(previews).toEqual([{ job: 0, index: 0, step: 2, width: 32, bytes: 32 * 32 * 3 }]);
     expect(done.images[0]?.rgb.length).toBe(32 * 32 * 3);
     expect(done.sessionRunMs).toBeGreaterThan(0);
     await engine.close();

@@ -29,6 +29,7 @@ export function errorCases(): void {
         moderation: "auto",
         stream: false,
         partial_images: 0,
+        webhook_events: "completed",
         guidance_scale: 0,
         negative_prompt: "",
         embed_metadata: false,
@@ -37,6 +38,7 @@ export function errorCases(): void {
       const nulls = Object.fromEntries(
         ["n", "size", "quality", "response_format", "output_format", "output_compression", "background"]
           .concat(["moderation", "style", "user", "stream", "partial_images", "seed", "steps", "model"])
+          .concat(["webhook_url", "webhook_events"])
           .concat(["guidance_scale", "negative_prompt"])
           .map((k) => [k, null]),
       );

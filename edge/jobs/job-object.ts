@@ -1,0 +1,273 @@
+/**
+ * One async job (Prefer: respond-async): a Durable Object per job id holding its state in DO storage, dispatched
+ * by its own alarm. Why alarms and not Cloudflare Queues: a job is a per-id state machine that must be cancellable,
+ * readable and retried on its own schedule up to its own deadline; an alarm is durable (it survives isolate
+ * restarts and is retried by the platform until the handler succeeds), at-least-once, and sits next to the state
+ * it changes, so no consumer has to look the job up and no dead-letter queue is needed: a job that cannot run
+ * ends `failed` at its deadline with the last error.
+ *
+ * queued -> running -> succeeded | failed ; queued/running -> cancelled (POST cancel). A GPU outage (503) puts the
+ * job back to queued with a backoff until its deadline. Billing happens once, when every image exists and the job
+ * was not cancelled: ledger rows keyed by (job id, cacheKey) with INSERT OR IGNORE, so a re-run alarm cannot bill
+ * twice. The D1 `jobs` row mirrors the status for listing; both expire after the retention period.
+ * @module
+ */
+import { DurableObject } from "cloudflare:workers";
+import { insertLedgerRow, ledgerRows } from "../accounts/ledger";
+import type { Principal } from "../accounts/store";
+import type { PlannedImage } from "../generation/plan";
+import type { FlightOutcome } from "../objects/generation";
+import type { ServedImage } from "../types";
+import { attemptDelivery, type Delivery, retryBaseMs } from "../webhooks/deliveries";
+import { signingSecrets } from "../webhooks/secrets";
+import { jobView } from "./view";
+
+export const JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** How long a job may wait for GPU capacity before it fails. */
+export const JOB_DEADLINE_MS = 30 * 60 * 1000;
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 60_000;
+
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+type Failure = Extract<FlightOutcome, { ok: false }>;
+
+export interface JobSpec {
+  id: string;
+  principal: Principal;
+  images: PlannedImage[];
+  /** What the job's `result` echoes back (the sync response's fields). */
+  summary: { size: string; quality: string; output_format: string; steps: number; pixels: number };
+  createdAt: number;
+  /** Base URL of the API, for the URLs in job objects sent to webhooks. */
+  origin: string;
+  webhook: { url: string; events: "completed" | "all" } | null;
+}
+
+/** What RPC can carry (`unknown` would make the stub's return type `never`). */
+type Scalar = string | number | boolean | null;
+type Json = Scalar | { [key: string]: Scalar };
+
+export interface JobEvent {
+  id: number;
+  type: "queued" | "running" | "retrying" | "image" | "succeeded" | "failed" | "cancelled";
+  at: number;
+  data?: { [key: string]: Json };
+}
+
+export interface JobState {
+  spec: JobSpec;
+  status: JobStatus;
+  attempts: number;
+  startedAt: number | null;
+  completedAt: number | null;
+  served: (ServedImage | null)[];
+  error: { message: string; type: string; param: null; code: string } | null;
+  events: JobEvent[];
+  billedMicros: number | null;
+  /** When the job's next run is due (null once terminal). */
+  runAt: number | null;
+  deliveries: Delivery[];
+}
+
+const TERMINAL: JobStatus[] = ["succeeded", "failed", "cancelled"];
+
+export class JobObject extends DurableObject<Env> {
+  async #load(): Promise<JobState | null> {
+    return (await this.ctx.storage.get<JobState>("job")) ?? null;
+  }
+
+  async #save(state: JobState): Promise<void> {
+    await this.ctx.storage.put("job", state);
+    await this.env.DB.prepare("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?")
+      .bind(state.status, Date.now(), state.spec.id)
+      .run();
+  }
+
+  #event(state: JobState, type: JobEvent["type"], data?: { [key: string]: Json }): void {
+    const event: JobEvent = { id: state.events.length + 1, type, at: Date.now(), ...(data ? { data } : {}) };
+    state.events.push(event);
+    const hook = state.spec.webhook;
+    const terminal = type === "succeeded" || type === "failed" || type === "cancelled";
+    if (hook && (hook.events === "all" || terminal)) {
+      state.deliveries.push({
+        id: `msg_${state.spec.id.slice(4)}_${event.id}`,
+        event: `job.${type}`,
+        payload: JSON.stringify({
+          type: `job.${type}`,
+          timestamp: new Date(event.at).toISOString(),
+          data: { event, job: jobView(state, state.spec.origin) },
+        }),
+        state: "pending",
+        attempts: [],
+        nextAt: Date.now(),
+      });
+    }
+  }
+
+  /** One alarm for everything due: the job's next run, pending deliveries, the end of retention. */
+  async #schedule(state: JobState): Promise<void> {
+    const times = [state.spec.createdAt + JOB_RETENTION_MS];
+    if (!TERMINAL.includes(state.status) && state.runAt !== null) times.push(state.runAt);
+    for (const d of state.deliveries) if (d.state === "pending" && d.nextAt !== null) times.push(d.nextAt);
+    await this.ctx.storage.setAlarm(Math.min(...times));
+  }
+
+  /** Attempts the deliveries that are due; merges their outcome into the freshest state (a cancel may land). */
+  async #deliverDue(state: JobState): Promise<void> {
+    const due = state.deliveries.filter((d) => d.state === "pending" && (d.nextAt ?? 0) <= Date.now());
+    const hook = state.spec.webhook;
+    if (due.length === 0 || !hook) return;
+    const secrets = await signingSecrets(this.env.DB, state.spec.principal.accountId);
+    for (const d of due) await attemptDelivery(d, hook.url, secrets, retryBaseMs(this.env));
+    const fresh = (await this.#load()) ?? state;
+    fresh.deliveries = fresh.deliveries.map((d) => due.find((x) => x.id === d.id) ?? d);
+    await this.ctx.storage.put("job", fresh);
+  }
+
+  /** Creates the job (idempotent: a second create of the same id returns the stored state). */
+  async create(spec: JobSpec): Promise<JobState> {
+    const existing = await this.#load();
+    if (existing) return existing;
+    const state: JobState = {
+      spec,
+      status: "queued",
+      attempts: 0,
+      startedAt: null,
+      completedAt: null,
+      served: spec.images.map(() => null),
+      error: null,
+      events: [],
+      billedMicros: null,
+      runAt: Date.now(),
+      deliveries: [],
+    };
+    this.#event(state, "queued");
+    await this.ctx.storage.put("job", state);
+    await this.ctx.storage.setAlarm(Date.now());
+    return state;
+  }
+
+  async get(): Promise<JobState | null> {
+    return this.#load();
+  }
+
+  /** Cancels a job that has not finished; an image that already exists stays cached but is not billed. */
+  async cancel(): Promise<JobState | null> {
+    const state = await this.#load();
+    if (!state || TERMINAL.includes(state.status)) return state;
+    state.status = "cancelled";
+    state.completedAt = Date.now();
+    state.runAt = null;
+    this.#event(state, "cancelled");
+    await this.#save(state);
+    await this.#schedule(state);
+    return state;
+  }
+
+  override async alarm(): Promise<void> {
+    const state = await this.#load();
+    if (!state) return;
+    // Retention: the job is forgotten once the retention period since its creation has passed.
+    if (Date.now() >= state.spec.createdAt + JOB_RETENTION_MS) {
+      await this.env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(state.spec.id).run();
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    if (!TERMINAL.includes(state.status) && (state.runAt ?? 0) <= Date.now()) await this.#run(state);
+    const latest = await this.#load();
+    if (!latest) return;
+    await this.#deliverDue(latest);
+    const after = await this.#load();
+    if (after) await this.#schedule(after);
+  }
+
+  async #run(state: JobState): Promise<void> {
+    state.status = "running";
+    state.attempts += 1;
+    state.startedAt ??= Date.now();
+    this.#event(state, "running", { attempt: state.attempts });
+    await this.#save(state);
+
+    const failures: Failure[] = [];
+    await Promise.all(
+      state.spec.images.map(async (image, i) => {
+        if (state.served[i]) return;
+        const outcome = await this.#resolve(image);
+        if ("served" in outcome) {
+          state.served[i] = outcome.served;
+          this.#event(state, "image", { index: i });
+        } else failures.push(outcome);
+      }),
+    );
+    // A cancel that landed while the images were being made wins: nothing is billed.
+    const latest = await this.#load();
+    if (!latest || latest.status === "cancelled") return;
+    if (failures.length === 0) {
+      await this.#bill(state);
+      return;
+    }
+    const fatal = failures.find((f) => f.status !== 503);
+    const f = fatal ?? failures[0];
+    const error = {
+      message: f.message,
+      type: f.status === 503 ? "service_unavailable" : "server_error",
+      param: null,
+      code: f.code,
+    };
+    state.error = error;
+    const backoff = Math.min(
+      RETRY_MAX_MS,
+      Math.max(RETRY_BASE_MS * 2 ** (state.attempts - 1), f.retryAfterS * 1000),
+    );
+    // Jitter spreads jobs that failed together over the next window.
+    const wait = Math.round(backoff * (0.5 + Math.random() * 0.5));
+    if (!fatal && Date.now() + wait < state.spec.createdAt + JOB_DEADLINE_MS) {
+      state.status = "queued";
+      state.runAt = Date.now() + wait;
+      this.#event(state, "retrying", { in_ms: wait, error });
+      await this.#save(state);
+      return;
+    }
+    state.status = "failed";
+    state.completedAt = Date.now();
+    state.runAt = null;
+    this.#event(state, "failed", { error });
+    await this.#save(state);
+  }
+
+  async #resolve(image: PlannedImage): Promise<{ served: ServedImage } | Failure> {
+    const { request } = image.job;
+    const base = {
+      cacheKey: image.cacheKey,
+      seed: image.seed,
+      width: request.width,
+      height: request.height,
+      steps: request.steps,
+      outputFormat: request.output_format,
+    };
+    const head = await this.env.IMAGES.head(image.cacheKey);
+    if (head) return { served: { ...base, cache: "hit", source: "r2", bytes: head.size } };
+    const stub = this.env.GENERATION.get(this.env.GENERATION.idFromName(image.cacheKey));
+    try {
+      const outcome = await stub.generate(image.job);
+      if (!outcome.ok) return outcome;
+      return { served: { ...base, cache: "miss", source: outcome.source, bytes: outcome.size } };
+    } catch (err) {
+      const message = `generation failed: ${String(err)}`;
+      return { ok: false, status: 503, retryAfterS: 1, message, code: "generation_failed" };
+    }
+  }
+
+  async #bill(state: JobState): Promise<void> {
+    const served = state.served.filter((s): s is ServedImage => s !== null);
+    const rows = ledgerRows(state.spec.principal, state.spec.id, served, Date.now());
+    if (rows.length > 0) await this.env.DB.batch(rows.map((row) => insertLedgerRow(this.env.DB, row, true)));
+    state.billedMicros = rows.reduce((sum, row) => sum + row.amountMicros, 0);
+    state.status = "succeeded";
+    state.error = null;
+    state.completedAt = Date.now();
+    state.runAt = null;
+    this.#event(state, "succeeded");
+    await this.#save(state);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Server-sent events in the shapes OpenAI's image streaming uses (openapi ImageGenStreamEvent), as the official
+ * openai SDK parses them: `event: <type>` + one JSON object per `data:` line; an object with an `error` field makes
+ * the SDK throw an APIError carrying it, so a mid-stream failure is `data: {"error": <envelope fields>}`.
+ * Hand-written because it is a few lines of framing; no SSE library adds anything here.
+ * @module
+ */
+import type { ImageUsage, Quality } from "../../shared/api";
+import type { OutputFormat } from "../../shared/protocol";
+
+export interface ImageEventFields {
+  created_at: number;
+  size: string;
+  quality: Quality;
+  background: "opaque";
+  output_format: OutputFormat;
+}
+
+export type ImageStreamEvent =
+  | ({
+      type: "image_generation.partial_image";
+      b64_json: string;
+      partial_image_index: number;
+    } & ImageEventFields &
+      ImageIndex)
+  | ({ type: "image_generation.completed"; b64_json: string; usage: ImageUsage } & ImageEventFields &
+      ImageIndex)
+  /** Not an OpenAI event (the SDK passes it through): denoising progress, and the queue while waiting. */
+  | ({
+      type: "image_generation.progress";
+      step: number;
+      total: number;
+      queue_position: number | null;
+    } & ImageIndex);
+
+/** Which of the request's `n` images an event belongs to (an extension; OpenAI streams n = 1 only). */
+interface ImageIndex {
+  image_index: number;
+  /** Only on completed events: the image's seed and URL-free content address. */
+  seed?: number;
+}
+
+export function sseEvent(event: ImageStreamEvent): string {
+  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+export function sseError(error: {
+  message: string;
+  type: string;
+  param: string | null;
+  code: string | null;
+}): string {
+  return `event: error\ndata: ${JSON.stringify({ error })}\n\n`;
+}
+
+/** A comment line: keeps proxies from closing an idle stream while the image waits for a GPU. */
+export const SSE_KEEPALIVE = ": keepalive\n\n";

@@ -1,0 +1,164 @@
+/**
+ * Webhook deliveries of async jobs in the Workers runtime: signed per Standard Webhooks with the account's secret
+ * (verified with the `standardwebhooks` library), retried after failures with the same webhook-id, each attempt
+ * on the job; the SSRF guard refuses private targets with 400; the secret is readable and rotatable.
+ */
+import { Webhook } from "standardwebhooks";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { healthyFakeGpu } from "../support/fake-gpu";
+import { call, generate, newCustomer, readError } from "./support";
+
+afterEach(() => vi.restoreAllMocks());
+
+interface Received {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Fake GPU + a webhook receiver at hooks.example.test answering `statuses` in order (then 200). */
+function install(statuses: number[]) {
+  const gpu = healthyFakeGpu();
+  const received: Received[] = [];
+  const realFetch = globalThis.fetch;
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    if (url.hostname === "127.0.0.1") return realFetch(input, init);
+    if (url.hostname === "hooks.example.test") {
+      received.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
+      return new Response("ok", { status: statuses.shift() ?? 200 });
+    }
+    return gpu.handle(request);
+  });
+  return { gpu, received };
+}
+
+const secretOf = async (key: string) =>
+  (
+    (await (await call("/v1/webhooks/secret", { headers: { authorization: `Bearer ${key}` } })).json()) as {
+      secret: string;
+    }
+  ).secret;
+
+async function jobUntil(
+  key: string,
+  id: string,
+  done: (
+    j: Record<string, never> & {
+      webhook: { deliveries: { state: string; attempts: { status: number }[] }[] };
+    },
+  ) => boolean,
+) {
+  for (;;) {
+    const job = await (await call(`/v1/jobs/${id}`, { headers: { authorization: `Bearer ${key}` } })).json();
+    if (done(job as never))
+      return job as {
+        status: string;
+        webhook: { deliveries: { id: string; state: string; attempts: { status: number }[] }[] };
+      };
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("webhook deliveries", () => {
+  it("delivers the completed event signed with the account's secret, retrying with the same webhook-id", async () => {
+    const { received } = install([500, 503]);
+    const { key } = await newCustomer();
+    const res = await generate(key, {
+      prompt: `hooked ${crypto.randomUUID()}`,
+      size: "64x64",
+      webhook_url: "https://hooks.example.test/zimage",
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const job = await jobUntil(key, id, (j) => j.webhook?.deliveries[0]?.state === "delivered");
+    expect(job.status).toBe("succeeded");
+    expect(job.webhook.deliveries).toHaveLength(1);
+    expect(job.webhook.deliveries[0].attempts.map((a) => a.status)).toEqual([500, 503, 200]);
+    expect(received).toHaveLength(3);
+    expect(new Set(received.map((r) => r.headers["webhook-id"]))).toEqual(
+      new Set([job.webhook.deliveries[0].id]),
+    );
+    const hook = new Webhook(await secretOf(key));
+    const payload = hook.verify(received[2].body, received[2].headers) as {
+      type: string;
+      data: { job: { id: string; status: string } };
+    };
+    expect(payload).toMatchObject({ type: "job.succeeded", data: { job: { id, status: "succeeded" } } });
+    // A forged body with the real headers is refused by the receiver's library.
+    expect(() => hook.verify(received[2].body.replace("succeeded", "failed"), received[2].headers)).toThrow();
+  });
+
+  it("with webhook_events all, delivers every job event", async () => {
+    const { received } = install([]);
+    const { key } = await newCustomer();
+    const res = await generate(key, {
+      prompt: `all events ${crypto.randomUUID()}`,
+      size: "64x64",
+      webhook_url: "https://hooks.example.test/all",
+      webhook_events: "all",
+    });
+    const { id } = (await res.json()) as { id: string };
+    await jobUntil(
+      key,
+      id,
+      (j) =>
+        j.webhook?.deliveries.some((d) => d.state === "delivered") &&
+        j.webhook.deliveries.every((d) => d.state === "delivered") &&
+        j.webhook.deliveries.length >= 4,
+    );
+    const types = received.map((r) => (JSON.parse(r.body) as { type: string }).type);
+    expect(types).toEqual(
+      expect.arrayContaining(["job.queued", "job.running", "job.image", "job.succeeded"]),
+    );
+  });
+
+  it.each([
+    "https://127.0.0.1/hook",
+    "http://hooks.example.test/hook",
+    "https://169.254.169.254/",
+    "https://[::1]/x",
+  ])("refuses webhook_url %s with 400 before creating a job", async (url) => {
+    install([]);
+    const { key } = await newCustomer();
+    const res = await generate(key, {
+      prompt: `ssrf ${crypto.randomUUID()}`,
+      size: "64x64",
+      webhook_url: url,
+    });
+    expect(res.status).toBe(400);
+    expect(await readError(res)).toMatchObject({ param: "webhook_url", code: "webhook_url_refused" });
+    const list = (await (await call("/v1/jobs", { headers: { authorization: `Bearer ${key}` } })).json()) as {
+      data: unknown[];
+    };
+    expect(list.data).toHaveLength(0);
+  });
+
+  it("rotates the secret; the previous one keeps verifying during the grace period", async () => {
+    const { received } = install([]);
+    const { key } = await newCustomer();
+    const before = await secretOf(key);
+    expect(before).toMatch(/^whsec_/);
+    const rotated = (await (
+      await call("/v1/webhooks/secret/rotate", {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}` },
+      })
+    ).json()) as {
+      secret: string;
+      previous_valid_until: number;
+    };
+    expect(rotated.secret).not.toBe(before);
+    expect(rotated.previous_valid_until).toBeGreaterThan(Date.now() / 1000);
+    const res = await generate(key, {
+      prompt: `rotated ${crypto.randomUUID()}`,
+      size: "64x64",
+      webhook_url: "https://hooks.example.test/r",
+    });
+    const { id } = (await res.json()) as { id: string };
+    await jobUntil(key, id, (j) => j.webhook?.deliveries[0]?.state === "delivered");
+    const last = received.at(-1)!;
+    expect(new Webhook(rotated.secret).verify(last.body, last.headers)).toBeTruthy();
+    expect(new Webhook(before).verify(last.body, last.headers)).toBeTruthy();
+  });
+});
