@@ -10,6 +10,8 @@
 import type { Context } from "hono";
 import type { GenerationRequest } from "../../shared/api";
 import type { ErrorEnvelope } from "../../shared/errors";
+import { publicOrigin, readConfig } from "../config";
+import { imageCacheStatus } from "../generation/cache-status";
 import type { GenerationPlan, PlannedImage } from "../generation/plan";
 import type { FlightOutcome } from "../objects/generation";
 import type { AppEnv, ServedImage } from "../types";
@@ -20,7 +22,10 @@ import { type ImageEventFields, SSE_KEEPALIVE, sseError, sseEvent } from "./sse"
 const KEEPALIVE_MS = 10_000;
 
 class StreamFailure extends Error {
-  constructor(readonly error: ErrorEnvelope["error"]) {
+  constructor(
+    readonly error: ErrorEnvelope["error"],
+    readonly retryAfterS?: number,
+  ) {
     super(error.message);
   }
 }
@@ -50,6 +55,7 @@ export function streamGeneration(
   const settlement = c.get("streamSettlement");
   const pricer = c.get("priceServedImages");
   const env = c.env;
+  const origin = publicOrigin(readConfig(env), c.req.url);
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
   const encoder = new TextEncoder();
@@ -150,7 +156,12 @@ export function streamGeneration(
       }
     });
     subscriptions.delete(response.body);
-    if (!outcome.ok) throw new StreamFailure(outcomeError(outcome));
+    if (!outcome.ok) {
+      throw new StreamFailure(
+        outcomeError(outcome),
+        outcome.status === 503 ? outcome.retryAfterS : undefined,
+      );
+    }
     const object = await env.IMAGES.get(image.cacheKey);
     if (!object) throw new Error(`image ${image.cacheKey} vanished from R2 right after it was stored`);
     const bytes = new Uint8Array(await object.arrayBuffer());
@@ -176,6 +187,8 @@ export function streamGeneration(
           },
           image_index: i,
           seed: s.seed,
+          url: `${origin}/v1/images/${s.cacheKey}.${s.outputFormat}`,
+          cache: imageCacheStatus(s),
         }),
       );
       const events = completed.join("");
@@ -228,7 +241,8 @@ export function streamGeneration(
             }),
           );
         }
-        await write(sseError(error), false).catch(() => {});
+        const retryAfterS = err instanceof StreamFailure ? err.retryAfterS : undefined;
+        await write(sseError(error, retryAfterS), false).catch(() => {});
       }
     } finally {
       clearInterval(keepalive);

@@ -36,21 +36,24 @@ export type ImageStreamEvent =
 /** Which of the request's `n` images an event belongs to (an extension; OpenAI streams n = 1 only). */
 interface ImageIndex {
   image_index: number;
-  /** Only on completed events: the image's seed and URL-free content address. */
+  /** Only on completed events (extensions the SDK passes through): the image's seed, its URL (served from the
+   * cache, like `response_format: "url"`) and where it came from (the sync path's per-image `x-cache`). */
   seed?: number;
+  url?: string;
+  cache?: "HIT" | "MISS" | "COALESCED";
 }
 
 export function sseEvent(event: ImageStreamEvent): string {
   return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
-export function sseError(error: {
-  message: string;
-  type: string;
-  param: string | null;
-  code: string | null;
-}): string {
-  return `event: error\ndata: ${JSON.stringify({ error })}\n\n`;
+/** `retryAfterS`: what the sync path sends as Retry-After (an extension field next to the envelope). */
+export function sseError(
+  error: { message: string; type: string; param: string | null; code: string | null },
+  retryAfterS?: number,
+): string {
+  const payload = retryAfterS === undefined ? { error } : { error, retry_after: retryAfterS };
+  return `event: error\ndata: ${JSON.stringify(payload)}\n\n`;
 }
 
 /** A comment line: keeps proxies from closing an idle stream while the image waits for a GPU. */

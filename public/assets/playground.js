@@ -116,6 +116,16 @@ async function detectStreaming() {
   }
 }
 
+/** The status each envelope type stands for (a streamed error arrives after the 200). */
+const STATUS_OF = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  rate_limit_error: 429,
+  server_error: 500,
+  service_unavailable: 503,
+};
+
 /** Reads OpenAI-style image SSE: partial_image events call onPartial; completed events become the result. */
 async function readEventStream(res, onPartial) {
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -135,7 +145,16 @@ async function readEventStream(res, onPartial) {
         .join("\n");
       if (!payload || payload === "[DONE]") continue;
       const event = JSON.parse(payload);
-      if (event.error) throw Object.assign(new Error(event.error.message), { envelope: event });
+      // A mid-stream error has no HTTP status of its own: the envelope's type says which it would have been.
+      if (event.error) {
+        // retry_after: what the sync answer would have sent as Retry-After.
+        const headers = new Headers(event.retry_after ? { "retry-after": String(event.retry_after) } : {});
+        throw Object.assign(new Error(event.error.message), {
+          envelope: { error: event.error },
+          status: STATUS_OF[event.error.type],
+          headers,
+        });
+      }
       if (event.type?.endsWith(".partial_image")) onPartial(event);
       else if (event.type?.endsWith(".completed")) result.data.push(event);
     }
@@ -183,6 +202,19 @@ function readMeta(res, started) {
     micros: micros === null ? null : Number(micros),
     latencyMs: Math.round(performance.now() - started),
   };
+}
+
+/** A stream's headers go out before the images exist: cache status and price come in its completed events. */
+function streamedMeta(res, started, images) {
+  const meta = readMeta(res, started);
+  const statuses = new Set(images.map((image) => image.cache).filter(Boolean));
+  if (statuses.size > 0) meta.cache = statuses.size === 1 ? [...statuses][0] : "PARTIAL";
+  const prices = images.map((image) => image.usage?.price_micros).filter((p) => typeof p === "number");
+  if (prices.length === images.length && prices.length > 0) {
+    meta.micros = prices.reduce((a, b) => a + b, 0);
+    meta.images = String(images.length);
+  }
+  return meta;
 }
 
 function price(micros) {
@@ -462,7 +494,7 @@ async function generate(body) {
     }
     const isStream = res.headers.get("content-type")?.startsWith("text/event-stream");
     const result = isStream ? await readEventStream(res, (e) => showPartial(e, body)) : await res.json();
-    const meta = readMeta(res, started);
+    const meta = isStream ? streamedMeta(res, started, result.data) : readMeta(res, started);
     stop();
     ui.status.textContent = `Done in ${meta.latencyMs} ms (${meta.cache || "no cache header"}).`;
     showImages(body, result.data, meta);
@@ -470,7 +502,11 @@ async function generate(body) {
   } catch (error) {
     stop();
     ui.status.textContent = "";
-    showError(0, error.envelope ?? { error: { message: `Network error: ${error.message}` } }, null);
+    showError(
+      error.status ?? 0,
+      error.envelope ?? { error: { message: `Network error: ${error.message}` } },
+      error.headers ?? null,
+    );
   } finally {
     busy = false;
     if (Date.now() >= retryUntil) {

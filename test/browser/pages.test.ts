@@ -150,7 +150,7 @@ describe("/playground", () => {
     await fillPlayground(page, { prompt, size: "256x256", seed: 7 });
     await page.getByRole("button", { name: "Generate" }).click();
     await expect(page.locator("#status").textContent()).resolves.toMatch(/Generating 256x256/);
-    // This server documents no event-stream answer yet, so the page asks for plain JSON.
+    // The server documents its text/event-stream answer, so the page streams, with two previews.
     expect((await sent).postDataJSON()).toEqual({
       prompt,
       size: "256x256",
@@ -159,6 +159,8 @@ describe("/playground", () => {
       guidance_scale: 0,
       output_format: "png",
       response_format: "url",
+      stream: true,
+      partial_images: 2,
     });
     const first = await result(page);
     expect(first).toEqual({ width: 256, height: 256, cache: "MISS" });

@@ -17,6 +17,7 @@ import { errorEnvelopeSchema } from "../../../shared/errors";
 import { stepsRun } from "../../../shared/strength";
 import { publicOrigin, readConfig } from "../../config";
 import { ApiError } from "../../errors";
+import { cacheStatus } from "../../generation/cache-status";
 import { type GenerationPlan, type PlannedImage, planGeneration } from "../../generation/plan";
 import { createJob, parsePrefer } from "../../jobs/create";
 import { jsonBody } from "../../middleware/json-body";
@@ -116,18 +117,6 @@ export async function resolveImage(env: Env, image: PlannedImage, wantBytes: boo
   }
   const bytes = wantBytes ? await readBytes(env, image.cacheKey) : undefined;
   return { served: { ...base, cache: "miss", source: outcome.source, bytes: outcome.size }, bytes };
-}
-
-/** One image: HIT = already stored (R2, or found by its flight); COALESCED = joined another request's flight. */
-function imageCacheStatus(served: ServedImage): Exclude<CacheStatus, "PARTIAL"> {
-  if (served.source === "generated") return "MISS";
-  return served.source === "coalesced" ? "COALESCED" : "HIT";
-}
-
-/** The request's `x-cache`: the images' common status, or PARTIAL when they differ. Matches billing. */
-export function cacheStatus(served: ServedImage[]): CacheStatus {
-  const statuses = new Set(served.map(imageCacheStatus));
-  return statuses.size === 1 ? [...statuses][0] : "PARTIAL";
 }
 
 export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = async (c) => {
