@@ -100,7 +100,12 @@ const FRAME_HEADER_BYTES = 8;
  * how it is read.
  */
 export function encodeInferFrame(request: InferRequestInput, pixels: Uint8Array): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(request));
+  return encodeFrame(JSON.stringify(request), pixels);
+}
+
+/** The frame layout for any JSON text + bytes (the edge also uses it to hand a job to its Durable Object). */
+export function encodeFrame(jsonText: string, pixels: Uint8Array): Uint8Array {
+  const json = new TextEncoder().encode(jsonText);
   const out = new Uint8Array(FRAME_HEADER_BYTES + json.length + pixels.length);
   out.set(FRAME_MAGIC, 0);
   new DataView(out.buffer).setUint32(4, json.length, true);

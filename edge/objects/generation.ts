@@ -16,7 +16,7 @@ import { type InferRequest, MAX_PREVIEWS } from "../../shared/protocol";
 import { headImage, type ImageMetadata, putImage } from "../cache/image-store";
 import { readConfig } from "../config";
 import { gpuClientFor } from "../gpu/shared-client";
-import { encodeFlightEvent, type FlightEvent, type FlightStreamRequest } from "../streaming/flight-events";
+import { decodeFlightStreamRequest, encodeFlightEvent, type FlightEvent } from "../streaming/flight-events";
 
 export interface GenerationJob {
   cacheKey: string;
@@ -75,7 +75,7 @@ export class GenerationObject extends DurableObject<Env> {
     if (request.method !== "POST" || new URL(request.url).pathname !== "/stream") {
       return new Response("not found", { status: 404 });
     }
-    const { job, previews } = (await request.json()) as FlightStreamRequest;
+    const { job, previews } = decodeFlightStreamRequest(new Uint8Array(await request.arrayBuffer()));
     const { flight, leader } = this.#join(job, Math.min(previews, MAX_PREVIEWS));
     let listener: ((event: FlightEvent) => void) | null = null;
     let left = false;

@@ -4,6 +4,7 @@
  * matching its own `partial_images` (pickPreviews).
  * @module
  */
+import { decodeInferFrame as decodeFrame, encodeFrame } from "../../shared/protocol";
 import type { FlightOutcome, GenerationJob } from "../objects/generation";
 
 export type FlightEvent =
@@ -16,6 +17,23 @@ export interface FlightStreamRequest {
   job: GenerationJob;
   /** The subscriber's partial_images (0-3). */
   previews: number;
+}
+
+/**
+ * The body of POST /stream: the request as JSON, and an image-to-image job's input pixels as raw bytes after it
+ * (the frame layout of shared/protocol.ts), since a Uint8Array does not survive JSON.
+ */
+export function encodeFlightStreamRequest(request: FlightStreamRequest): Uint8Array | string {
+  const { initPixels, ...job } = request.job;
+  if (!initPixels) return JSON.stringify(request);
+  return encodeFrame(JSON.stringify({ ...request, job }), initPixels);
+}
+
+export function decodeFlightStreamRequest(body: Uint8Array): FlightStreamRequest {
+  const frame = decodeFrame(body);
+  if (!frame) return JSON.parse(new TextDecoder().decode(body)) as FlightStreamRequest;
+  const request = JSON.parse(frame.json) as FlightStreamRequest;
+  return { ...request, job: { ...request.job, initPixels: frame.pixels } };
 }
 
 export const encodeFlightEvent = (event: FlightEvent): string => `${JSON.stringify(event)}\n`;

@@ -10,14 +10,15 @@
 import type { Context } from "hono";
 import type { GenerationRequest } from "../../shared/api";
 import type { ErrorEnvelope } from "../../shared/errors";
+import { stepsRun } from "../../shared/strength";
 import { publicOrigin, readConfig } from "../config";
 import { imageCacheStatus } from "../generation/cache-status";
 import type { GenerationPlan, PlannedImage } from "../generation/plan";
 import type { FlightOutcome } from "../objects/generation";
 import type { AppEnv, ServedImage } from "../types";
-import { type FlightStreamRequest, pickPreviews, readFlightEvents } from "./flight-events";
+import { encodeFlightStreamRequest, pickPreviews, readFlightEvents } from "./flight-events";
 import "./settlement";
-import { type ImageEventFields, SSE_KEEPALIVE, sseError, sseEvent } from "./sse";
+import { type ImageEventFields, SSE_KEEPALIVE, type StreamKind, sseError, sseEvent } from "./sse";
 
 const KEEPALIVE_MS = 10_000;
 
@@ -46,10 +47,12 @@ const toB64 = (bytes: Uint8Array) => {
   return btoa(binary);
 };
 
+/** `kind`: the event names, `image_generation` (POST /v1/images/generations) or `image_edit` (edits). */
 export function streamGeneration(
   c: Context<AppEnv>,
   body: GenerationRequest,
   plan: GenerationPlan,
+  kind: StreamKind = "image_generation",
 ): Response {
   c.set("streamedResponse", true);
   const settlement = c.get("streamSettlement");
@@ -93,7 +96,8 @@ export function streamGeneration(
       seed: image.seed,
       width: request.width,
       height: request.height,
-      steps: request.steps,
+      // Billed steps: all for text-to-image, those after the start step for an edit (as the sync path).
+      steps: stepsRun(request.steps, request.init_image?.strength),
       outputFormat: request.output_format,
     };
     const hit = await env.IMAGES.get(image.cacheKey);
@@ -104,7 +108,7 @@ export function streamGeneration(
     const stub = env.GENERATION.get(env.GENERATION.idFromName(image.cacheKey));
     const response = await stub.fetch("https://flight/stream", {
       method: "POST",
-      body: JSON.stringify({ job: image.job, previews: partialImages } satisfies FlightStreamRequest),
+      body: encodeFlightStreamRequest({ job: image.job, previews: partialImages }),
     });
     if (!response.ok || !response.body) {
       throw new StreamFailure({
@@ -120,7 +124,7 @@ export function streamGeneration(
       if (event.type === "step") {
         await write(
           sseEvent({
-            type: "image_generation.progress",
+            type: `${kind}.progress`,
             step: event.step,
             total: event.total,
             queue_position: null,
@@ -131,7 +135,7 @@ export function streamGeneration(
       } else if (event.type === "queued") {
         await write(
           sseEvent({
-            type: "image_generation.progress",
+            type: `${kind}.progress`,
             step: 0,
             total: request.steps,
             queue_position: event.position,
@@ -145,7 +149,7 @@ export function streamGeneration(
         if (index === undefined) return;
         await write(
           sseEvent({
-            type: "image_generation.partial_image",
+            type: `${kind}.partial_image`,
             b64_json: event.b64,
             partial_image_index: index,
             ...fields,
@@ -175,14 +179,14 @@ export function streamGeneration(
       const served = results.map((r) => r.served);
       const completed = results.map(({ served: s, bytes }, i) =>
         sseEvent({
-          type: "image_generation.completed",
+          type: `${kind}.completed`,
           b64_json: toB64(bytes),
           ...fields,
           usage: {
             images: 1,
             generated: s.source === "generated" ? 1 : 0,
             pixels: plan.width * plan.height,
-            steps: plan.steps,
+            steps: s.steps,
             price_micros: pricer ? pricer([s]) : null,
           },
           image_index: i,

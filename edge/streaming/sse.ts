@@ -16,18 +16,20 @@ export interface ImageEventFields {
   output_format: OutputFormat;
 }
 
+/** OpenAI's event names: `image_generation.*` for generations, `image_edit.*` for edits. */
+export type StreamKind = "image_generation" | "image_edit";
+
 export type ImageStreamEvent =
   | ({
-      type: "image_generation.partial_image";
+      type: `${StreamKind}.partial_image`;
       b64_json: string;
       partial_image_index: number;
     } & ImageEventFields &
       ImageIndex)
-  | ({ type: "image_generation.completed"; b64_json: string; usage: ImageUsage } & ImageEventFields &
-      ImageIndex)
+  | ({ type: `${StreamKind}.completed`; b64_json: string; usage: ImageUsage } & ImageEventFields & ImageIndex)
   /** Not an OpenAI event (the SDK passes it through): denoising progress, and the queue while waiting. */
   | ({
-      type: "image_generation.progress";
+      type: `${StreamKind}.progress`;
       step: number;
       total: number;
       queue_position: number | null;

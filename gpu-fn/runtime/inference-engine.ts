@@ -5,7 +5,11 @@
  */
 import { Worker } from "node:worker_threads";
 import type { GenerationJob } from "../pipeline/text-to-image";
+
 import type { FromWorker, ToWorker, WorkerImage, WorkerOptions } from "./worker-protocol";
+
+/** How long close() waits for the worker to exit between two session runs before terminating it. */
+const CLOSE_GRACE_MS = 30_000;
 
 export type EngineReady = Extract<FromWorker, { type: "ready" }>;
 export type BatchDone = Extract<FromWorker, { type: "done" }>;
@@ -31,6 +35,7 @@ export class InferenceEngine {
   #inFlight: InFlight | null = null;
   #nextId = 1;
   #dead: Error | null = null;
+  #exited = false;
   info: EngineReady | null = null;
 
   /** Called once when the worker dies or fails to load (after which every run rejects). */
@@ -75,6 +80,7 @@ export class InferenceEngine {
         reject(err);
       });
       this.#worker.on("exit", (code) => {
+        this.#exited = true;
         this.#fail(new Error(`inference worker exited with code ${code}`));
         reject(this.#dead);
       });
@@ -107,9 +113,24 @@ export class InferenceEngine {
     });
   }
 
+  /**
+   * Fails the batch in flight at once, then lets the worker exit between two session runs. Terminating it during
+   * a run aborts the whole process: the native run returns into a stopped JS environment and onnxruntime-node's
+   * N-API wrapper throws where nothing can catch it (std::terminate). terminate() stays the fallback for a
+   * worker that does not exit within CLOSE_GRACE_MS (a hung run).
+   */
   async close(): Promise<void> {
     this.#fail(new Error("inference engine closed"));
-    await this.#worker.terminate();
+    if (this.#exited) return;
+    const exited = new Promise<void>((resolve) => this.#worker.once("exit", () => resolve()));
+    this.#worker.postMessage({ type: "shutdown" } satisfies ToWorker);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), CLOSE_GRACE_MS);
+    });
+    const first = await Promise.race([exited, timeout]);
+    clearTimeout(timer);
+    if (first === "timeout") await this.#worker.terminate();
   }
 
   #fail(err: Error): void {

@@ -52,6 +52,8 @@ async function main(): Promise<void> {
   }
   const { pipeline, models } = state;
   port!.on("message", async (msg: ToWorker) => {
+    // Handled between session runs (a run blocks this thread), so no native call is cut short.
+    if (msg.type === "shutdown") process.exit(0);
     if (msg.type !== "generate") return;
     const cancel = new Int32Array(msg.cancel);
     const t0 = performance.now();

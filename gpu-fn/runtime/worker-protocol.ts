@@ -10,13 +10,16 @@ export interface WorkerOptions {
   warmup: { width: number; height: number } | null;
 }
 
-export type ToWorker = {
-  type: "generate";
-  id: number;
-  jobs: GenerationJob[];
-  /** Int32 per job; non-zero = cancelled (the client went away). Shared so the worker sees it between steps. */
-  cancel: SharedArrayBuffer;
-};
+export type ToWorker =
+  | {
+      type: "generate";
+      id: number;
+      jobs: GenerationJob[];
+      /** Int32 per job; non-zero = cancelled (the client went away). Shared so the worker sees it between steps. */
+      cancel: SharedArrayBuffer;
+    }
+  /** Exit at the next point where no session.run is on the stack (see InferenceEngine.close). */
+  | { type: "shutdown" };
 
 export interface WorkerImage {
   width: number;

@@ -68,6 +68,30 @@ describe("images.edit through the official openai client", () => {
     expect(usage).toMatchObject({ images: 2, generated: 1, cache_hits: 1 });
   });
 
+  it("streams an edit through the SDK's stream iterator: image_edit partials, then the completed image", async () => {
+    const { apiKey } = await stack.newAccount();
+    const client = stack.openai(apiKey);
+    const stream = await client.images.edit({
+      image: await toFile(photo(), "photo.png", { type: "image/png" }),
+      prompt: `a streamed restyle ${crypto.randomUUID()}`,
+      size: "64x64" as "1024x1024",
+      stream: true,
+      partial_images: 1,
+    });
+    const types: string[] = [];
+    let completed: string | undefined;
+    for await (const event of stream) {
+      types.push(event.type);
+      if (event.type === "image_edit.completed") completed = event.b64_json;
+    }
+    expect(types.filter((t) => t !== ("image_edit.progress" as string))).toEqual([
+      "image_edit.partial_image",
+      "image_edit.completed",
+    ]);
+    const meta = await sharp(Buffer.from(completed ?? "", "base64")).metadata();
+    expect([meta.width, meta.height]).toEqual([64, 64]);
+  });
+
   it("answers a mask with the documented 400", async () => {
     const { apiKey } = await stack.newAccount();
     const client = stack.openai(apiKey);

@@ -138,6 +138,50 @@ describe("POST /v1/images/edits", () => {
     ]);
   });
 
+  it("stream: true answers OpenAI's image_edit events: previews, then the completed image with its usage", async () => {
+    const gpu = healthyFakeGpu().install();
+    const res = await postEdit(
+      editForm(
+        { prompt: uniquePrompt("streamed edit"), size: "64x64", stream: "true", partial_images: "1" },
+        [["image", fixture("rgb.png"), "in.png"]],
+      ),
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const events = (await res.text())
+      .split("\n\n")
+      .map((block) =>
+        block
+          .split("\n")
+          .find((line) => line.startsWith("data: "))
+          ?.slice(6),
+      )
+      .filter((data): data is string => data !== undefined && data !== "[DONE]")
+      .map((data) => JSON.parse(data) as { type: string; b64_json?: string; usage?: { steps: number } });
+    const types = events.map((e) => e.type).filter((t) => !t.endsWith(".progress"));
+    expect(types).toEqual(["image_edit.partial_image", "image_edit.completed"]);
+    const completed = events.at(-1)!;
+    // strength 0.6 of 8 steps runs 5: what is billed and reported.
+    expect(completed.usage?.steps).toBe(5);
+    expect(completed.b64_json?.length).toBeGreaterThan(0);
+    expect(gpu.calls).toHaveLength(1);
+    // The streaming GPU route got the signed frame with the input's pixels.
+    expect(gpu.calls[0].path).toBe("/v1/infer/stream");
+    expect(gpu.calls[0].pixels?.length).toBeGreaterThan(0);
+  });
+
+  it("refuses webhook_url on an edit (no job can carry its input yet) with a clear 400", async () => {
+    const gpu = healthyFakeGpu().install();
+    const res = await postEdit(
+      editForm({ prompt: "p", webhook_url: "https://hooks.example.com/z" }, [
+        ["image", fixture("rgb.png"), "in.png"],
+      ]),
+    );
+    expect(res.status).toBe(400);
+    expect(await readError(res)).toMatchObject({ param: "webhook_url", code: "unsupported_value" });
+    expect(gpu.calls).toHaveLength(0);
+  });
+
   it("refuses mask, several images, a missing image and bad parameters with clear 400s", async () => {
     healthyFakeGpu().install();
     const png = fixture("rgb.png");

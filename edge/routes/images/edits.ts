@@ -6,7 +6,7 @@
  * `mask` is refused (no inpainting yet); several images (`image[]` with more than one) too.
  * @module
  */
-import type { RouteConfig } from "@hono/zod-openapi";
+import { type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { editRequestSchema, generationResponseSchema, SIZE_MULTIPLE } from "../../../shared/api";
@@ -16,6 +16,7 @@ import { ApiError } from "../../errors";
 import { planGeneration } from "../../generation/plan";
 import { MAX_INPUT_IMAGE_BYTES, normalizeInputImage } from "../../images-input";
 import { readEditForm } from "../../images-input/form";
+import { streamGeneration } from "../../streaming/generate-stream";
 import type { AppEnv } from "../../types";
 import { validationError } from "../../validation";
 import { answerPlan } from "./generate";
@@ -37,11 +38,11 @@ export function autoSize(
   let scale = Math.min(1, config.maxImageSide / Math.max(width, height));
   if (Math.min(width, height) * scale < config.minImageSide)
     scale = config.minImageSide / Math.min(width, height);
-  const fit = (side: number) => {
+  const clampSide = (side: number) => {
     const s = Math.floor((side * scale) / SIZE_MULTIPLE) * SIZE_MULTIPLE;
     return Math.min(config.maxImageSide, Math.max(config.minImageSide, s));
   };
-  return { width: fit(width), height: fit(height) };
+  return { width: clampSide(width), height: clampSide(height) };
 }
 
 /** Body bound before the form is read (413), on Content-Length and on the streamed body. */
@@ -80,6 +81,16 @@ export async function editImages(c: Context<AppEnv>): Promise<Response> {
       { param: "image", code: "too_many_images" },
     );
   }
+  // Jobs keep their request to re-dispatch it; an edit's input pixels are not kept (never stored), so an edit
+  // cannot become a job yet. A webhook would never fire: refuse it. (`Prefer: respond-async` is a preference,
+  // which RFC 7240 lets a server not honour: edits answer synchronously, without Preference-Applied.)
+  if (body.webhook_url) {
+    throw new ApiError(
+      "invalid_request_error",
+      "webhook_url is not available for edits yet: call synchronously or with stream: true",
+      { param: "webhook_url", code: "unsupported_value" },
+    );
+  }
   const input = await normalizeInputImage(new Uint8Array(await form.images[0].arrayBuffer()));
   const config = readConfig(c.env);
   const size = body.size === "auto" ? autoSize(input.width, input.height, config) : null;
@@ -89,6 +100,8 @@ export async function editImages(c: Context<AppEnv>): Promise<Response> {
     c.var.requestId,
     { image: input, strength: body.strength },
   );
+  // stream: true -> OpenAI's image_edit.* events, on the same streaming path as generations.
+  if (body.stream) return streamGeneration(c, body, plan, "image_edit");
   return c.json(await answerPlan(c, body, plan), 200);
 }
 
@@ -116,8 +129,13 @@ export const editImagesDoc: RouteConfig = {
   },
   responses: {
     200: {
-      description: "Images, each with its seed; `x-cache` says whether they came from the cache",
-      content: { "application/json": { schema: generationResponseSchema } },
+      description:
+        "Images, each with its seed; `x-cache` says whether they came from the cache. With `stream: true`: " +
+        "server-sent events (image_edit.partial_image / .completed, docs/streaming-jobs-webhooks.md)",
+      content: {
+        "application/json": { schema: generationResponseSchema },
+        "text/event-stream": { schema: z.string() },
+      },
     },
     400: errorResponse(
       "Invalid request, image or parameters (codes: invalid_image, image_too_many_pixels, ...)",

@@ -58,6 +58,26 @@ describe("edits with accounts", () => {
     expect(conflict.status).toBe(422);
   });
 
+  it("a streamed edit is billed once, with the steps run, when its image exists", async () => {
+    installGpu();
+    const { key, accountId } = await newCustomer();
+    const fields = { prompt: `streamed ${crypto.randomUUID()}`, strength: "0.5", steps: "8", stream: "true" };
+    const res = await edit(key, fields);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const text = await res.text();
+    expect(text).toContain("event: image_edit.completed");
+    const rows = await ledgerRows(accountId);
+    expect(rows.map((r) => [r.kind, r.steps])).toEqual([["generated", 4]]);
+    const completed = JSON.parse(
+      text
+        .split("\n")
+        .filter((line) => line.startsWith("data: ") && line.includes("image_edit.completed"))[0]
+        .slice(6),
+    ) as { usage: { steps: number; price_micros: number } };
+    expect(completed.usage).toMatchObject({ steps: 4, price_micros: rows[0].amount_micros });
+  });
+
   it("counts edits against the plan's images per request", async () => {
     installGpu();
     const { key } = await newCustomer({ max_images_per_request: 1 });
