@@ -126,8 +126,11 @@ const STATUS_OF = {
   service_unavailable: 503,
 };
 
-/** Reads OpenAI-style image SSE: partial_image events call onPartial; completed events become the result. */
-async function readEventStream(res, onPartial) {
+/**
+ * Reads OpenAI-style image SSE: partial_image events call onPartial, this API's progress events (step k/N)
+ * onProgress; completed events become the result.
+ */
+async function readEventStream(res, onPartial, onProgress) {
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   const result = { created: Math.floor(Date.now() / 1000), data: [] };
   let buffer = "";
@@ -156,6 +159,7 @@ async function readEventStream(res, onPartial) {
         });
       }
       if (event.type?.endsWith(".partial_image")) onPartial(event);
+      else if (event.type?.endsWith(".progress") && event.total > 0) onProgress(event);
       else if (event.type?.endsWith(".completed")) result.data.push(event);
     }
   }
@@ -163,15 +167,25 @@ async function readEventStream(res, onPartial) {
 }
 
 // ---- progress
+/** "step k/N, " while a stream reports denoising steps; empty for a plain call (no progress to report). */
+let liveStep = "";
+
+function showStep(event) {
+  liveStep = `step ${event.step}/${event.total}, `;
+  ui.progress.max = event.total;
+  ui.progress.value = event.step;
+}
+
 function startProgress(body) {
   const started = performance.now();
   const steps = body.steps ?? (body.quality === "low" ? 4 : 8);
   const label = `${body.size}, ${body.n} image${body.n > 1 ? "s" : ""}, ${steps} steps`;
   ui.progress.hidden = false;
   ui.progress.removeAttribute("value");
+  liveStep = "";
   const tick = () => {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    ui.status.textContent = `Generating ${label}… ${seconds} s`;
+    ui.status.textContent = `Generating ${label}… ${liveStep}${seconds} s`;
   };
   tick();
   const timer = setInterval(tick, 200);
@@ -183,8 +197,6 @@ function startProgress(body) {
 
 function showPartial(event, body) {
   const k = (event.partial_image_index ?? 0) + 1;
-  ui.progress.max = PARTIAL_IMAGES + 1;
-  ui.progress.value = k;
   const img = new Image();
   img.alt = `Preview ${k} of ${PARTIAL_IMAGES}`;
   img.src = `data:image/${event.output_format ?? body.output_format};base64,${event.b64_json}`;
@@ -493,7 +505,13 @@ async function generate(body) {
       return;
     }
     const isStream = res.headers.get("content-type")?.startsWith("text/event-stream");
-    const result = isStream ? await readEventStream(res, (e) => showPartial(e, body)) : await res.json();
+    const result = isStream
+      ? await readEventStream(
+          res,
+          (e) => showPartial(e, body),
+          (e) => showStep(e),
+        )
+      : await res.json();
     const meta = isStream ? streamedMeta(res, started, result.data) : readMeta(res, started);
     stop();
     ui.status.textContent = `Done in ${meta.latencyMs} ms (${meta.cache || "no cache header"}).`;

@@ -6,32 +6,13 @@
  * prints the samples with the growth from the first sample after warm-up. A fourth argument runs one kind of
  * request only (`cached-post`, `image-get`, `models`), to tell which path grows.
  */
-import { execFileSync } from "node:child_process";
 import { startE2EStack } from "../e2e/fixture";
+import { workerdRssKiB } from "./lib/workerd-rss";
 
 const total = Number(process.argv[2] ?? 10_000);
 const concurrency = Number(process.argv[3] ?? 8);
 /** `mix` (default), or one kind only to tell which path grows: `cached-post`, `image-get`, `models`. */
 const mix = process.argv[4] ?? "mix";
-
-/** RSS (KiB) of every workerd process descending from this one (WORKERD_RSS_DETAIL=1: per process, stderr). */
-function workerdRssKiB(): number {
-  const rows = execFileSync("ps", ["-eo", "pid=,ppid=,rss=,comm="], { encoding: "utf8" })
-    .trim()
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .map(([pid, ppid, rss, comm]) => ({ pid: Number(pid), ppid: Number(ppid), rss: Number(rss), comm }));
-  const parent = new Map(rows.map((r) => [r.pid, r.ppid]));
-  const descends = (pid: number) => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p))
-      if (p === process.pid) return true;
-    return false;
-  };
-  const ours = rows.filter((r) => r.comm === "workerd" && descends(r.pid));
-  if (process.env.WORKERD_RSS_DETAIL)
-    console.error(`workerd rss KiB: ${ours.map((r) => `${r.pid}=${r.rss}`).join(" ")}`);
-  return ours.reduce((sum, r) => sum + r.rss, 0);
-}
 
 const stack = await startE2EStack();
 try {

@@ -150,6 +150,10 @@ describe("/playground", () => {
     await fillPlayground(page, { prompt, size: "256x256", seed: 7 });
     await page.getByRole("button", { name: "Generate" }).click();
     await expect(page.locator("#status").textContent()).resolves.toMatch(/Generating 256x256/);
+    // The stream's progress events drive the status: step k of the 8.
+    await page.waitForFunction(() =>
+      /step \d+\/8/.test(document.querySelector("#status")?.textContent ?? ""),
+    );
     // The server documents its text/event-stream answer, so the page streams, with two previews.
     expect((await sent).postDataJSON()).toEqual({
       prompt,

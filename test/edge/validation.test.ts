@@ -79,6 +79,13 @@ const bodyCases: [string, unknown, number, string | null, string | null][] = [
   ["style unknown", { ...valid, style: "noir" }, 400, "style", "invalid_value"],
   ["stream not a boolean", { ...valid, stream: "yes" }, 400, "stream", "invalid_type"],
   ["partial_images 4", { ...valid, partial_images: 4 }, 400, "partial_images", "too_big"],
+  [
+    "stream with webhook_url",
+    { ...valid, stream: true, webhook_url: "https://hooks.example.com/z" },
+    400,
+    "webhook_url",
+    "unsupported_value",
+  ],
   ["size auto-like typo", { ...valid, size: "Auto" }, 400, "size", "invalid_format"],
   ["user too long", { ...valid, user: "u".repeat(257) }, 400, "user", "too_big"],
   ["body is an array", [valid], 400, null, "invalid_type"],

@@ -8,7 +8,6 @@ import { createRoute, type RouteHandler, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { encodeBase64 } from "hono/utils/encode";
 import {
-  type CacheStatus,
   type GenerationRequest,
   generationRequestSchema,
   generationResponseSchema,
@@ -122,6 +121,13 @@ export async function resolveImage(env: Env, image: PlannedImage, wantBytes: boo
 export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = async (c) => {
   const body = c.req.valid("json");
   const plan = await planGeneration(body, readConfig(c.env), c.var.requestId);
+  // A stream is answered on this connection; a webhook needs a job. Both at once would drop the webhook.
+  if (body.stream && body.webhook_url) {
+    throw new ApiError("invalid_request_error", "stream: true and webhook_url exclude each other; send one", {
+      param: "webhook_url",
+      code: "unsupported_value",
+    });
+  }
   // text/event-stream (edge/streaming/): returned as is; the OpenAPI route types only the JSON answer.
   if (body.stream) return streamGeneration(c, body, plan) as never;
   // Prefer: respond-async / wait=N: an async job (edge/jobs/), answered 202 + Location.
