@@ -21,6 +21,22 @@ export interface PlannedImage {
   job: GenerationJob;
 }
 
+/**
+ * What a served image is billed and reported as, before it is known whether it came from the cache: its key,
+ * seed, size, format and steps (all of them for text-to-image, those after the start step for an edit).
+ */
+export function servedBase(image: PlannedImage) {
+  const { request } = image.job;
+  return {
+    cacheKey: image.cacheKey,
+    seed: image.seed,
+    width: request.width,
+    height: request.height,
+    steps: stepsRun(request.steps, request.init_image?.strength),
+    outputFormat: request.output_format,
+  };
+}
+
 export interface GenerationPlan {
   width: number;
   height: number;

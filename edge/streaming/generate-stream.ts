@@ -10,10 +10,9 @@
 import type { Context } from "hono";
 import type { GenerationRequest } from "../../shared/api";
 import type { ErrorEnvelope } from "../../shared/errors";
-import { stepsRun } from "../../shared/strength";
 import { publicOrigin, readConfig } from "../config";
 import { imageCacheStatus } from "../generation/cache-status";
-import type { GenerationPlan, PlannedImage } from "../generation/plan";
+import { type GenerationPlan, type PlannedImage, servedBase } from "../generation/plan";
 import type { FlightOutcome } from "../objects/generation";
 import type { AppEnv, ServedImage } from "../types";
 import { encodeFlightStreamRequest, pickPreviews, readFlightEvents } from "./flight-events";
@@ -91,15 +90,7 @@ export function streamGeneration(
     imageIndex: number,
   ): Promise<{ served: ServedImage; bytes: Uint8Array }> {
     const { request } = image.job;
-    const base = {
-      cacheKey: image.cacheKey,
-      seed: image.seed,
-      width: request.width,
-      height: request.height,
-      // Billed steps: all for text-to-image, those after the start step for an edit (as the sync path).
-      steps: stepsRun(request.steps, request.init_image?.strength),
-      outputFormat: request.output_format,
-    };
+    const base = servedBase(image);
     const hit = await env.IMAGES.get(image.cacheKey);
     if (hit) {
       const bytes = new Uint8Array(await hit.arrayBuffer());

@@ -13,11 +13,10 @@ import {
   generationResponseSchema,
 } from "../../../shared/api";
 import { errorEnvelopeSchema } from "../../../shared/errors";
-import { stepsRun } from "../../../shared/strength";
 import { publicOrigin, readConfig } from "../../config";
 import { ApiError } from "../../errors";
 import { cacheStatus } from "../../generation/cache-status";
-import { type GenerationPlan, type PlannedImage, planGeneration } from "../../generation/plan";
+import { type GenerationPlan, type PlannedImage, planGeneration, servedBase } from "../../generation/plan";
 import { createJob, parsePrefer } from "../../jobs/create";
 import { jsonBody } from "../../middleware/json-body";
 import type { FlightOutcome } from "../../objects/generation";
@@ -70,16 +69,7 @@ async function readBytes(env: Env, key: string): Promise<Uint8Array> {
 
 /** One image: from R2 if cached, else through the single flight of its cacheKey (also used by edits.ts). */
 export async function resolveImage(env: Env, image: PlannedImage, wantBytes: boolean): Promise<ServedResult> {
-  const { request } = image.job;
-  const base = {
-    cacheKey: image.cacheKey,
-    seed: image.seed,
-    width: request.width,
-    height: request.height,
-    // Billed steps: all of them for text-to-image, the ones that run after the start step for image-to-image.
-    steps: stepsRun(request.steps, request.init_image?.strength),
-    outputFormat: request.output_format,
-  };
+  const base = servedBase(image);
   // A hit needs one R2 call: the whole object when bytes are wanted, else only its head.
   if (wantBytes) {
     const object = await env.IMAGES.get(image.cacheKey);
