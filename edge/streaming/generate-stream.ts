@@ -13,6 +13,7 @@ import type { ErrorEnvelope } from "../../shared/errors";
 import { publicOrigin, readConfig } from "../config";
 import { imageCacheStatus } from "../generation/cache-status";
 import { type GenerationPlan, type PlannedImage, servedBase } from "../generation/plan";
+import { meteringFailure } from "../middleware/metering";
 import type { FlightOutcome } from "../objects/generation";
 import type { AppEnv, ServedImage } from "../types";
 import { encodeFlightStreamRequest, pickPreviews, readFlightEvents } from "./flight-events";
@@ -197,20 +198,7 @@ export function streamGeneration(
           }),
         );
       } catch (error) {
-        console.error(
-          JSON.stringify({
-            level: "error",
-            event: "ledger_write_failed",
-            requestId: c.var.requestId,
-            error: String(error),
-          }),
-        );
-        throw new StreamFailure({
-          message: "Usage could not be recorded, so the request was not billed; retry it",
-          type: "server_error",
-          param: null,
-          code: "metering_failed",
-        });
+        throw new StreamFailure({ ...meteringFailure(c.var.requestId, error), param: null });
       }
       await write(events).catch(() => {}); // billed: a client gone at this instant still got a cached image
     } catch (err) {

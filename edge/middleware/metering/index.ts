@@ -13,6 +13,18 @@ import { ApiError } from "../../errors";
 import "../../streaming/settlement";
 import type { AppEnv, ServedImage } from "../../types";
 
+/** Logs a failed ledger write; returns the client-visible error (nothing was billed, so a retry is safe). */
+export function meteringFailure(requestId: string, error: unknown) {
+  console.error(
+    JSON.stringify({ level: "error", event: "ledger_write_failed", requestId, error: String(error) }),
+  );
+  return {
+    type: "server_error" as const,
+    message: "Usage could not be recorded, so the request was not billed; retry it",
+    code: "metering_failed",
+  };
+}
+
 export function metering(): MiddlewareHandler<AppEnv> {
   return async function metering(c, next) {
     c.set("priceServedImages", (served) =>
@@ -54,21 +66,8 @@ export function metering(): MiddlewareHandler<AppEnv> {
     try {
       await c.env.DB.batch(statements);
     } catch (error) {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          event: "ledger_write_failed",
-          requestId: c.var.requestId,
-          error: String(error),
-        }),
-      );
-      throw new ApiError(
-        "server_error",
-        "Usage could not be recorded, so the request was not billed; retry it",
-        {
-          code: "metering_failed",
-        },
-      );
+      const failure = meteringFailure(c.var.requestId, error);
+      throw new ApiError(failure.type, failure.message, { code: failure.code });
     }
     if (completion) c.set("idempotencyCompleted", true);
   };
