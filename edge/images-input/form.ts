@@ -5,12 +5,32 @@
  * @module
  */
 import type { Context } from "hono";
+import type { z } from "zod";
+import { editRequestSchema } from "../../shared/api";
 import { sha256Hex } from "../../shared/hmac";
 import { ApiError } from "../errors";
 
-/** Text fields the schema types as numbers or booleans (multipart has only strings). */
-const NUMERIC = new Set(["n", "steps", "output_compression", "partial_images", "guidance_scale", "strength"]);
-const BOOLEAN = new Set(["stream"]);
+/** The base types a field's schema accepts, under its default/nullable/transform wrappers and unions. */
+function baseTypes(schema: z.ZodType): string[] {
+  const def = schema._zod.def as {
+    type: string;
+    innerType?: z.ZodType;
+    in?: z.ZodType;
+    options?: z.ZodType[];
+  };
+  if (def.innerType) return baseTypes(def.innerType);
+  if (def.type === "pipe" && def.in) return baseTypes(def.in);
+  if (def.type === "union" && def.options) return def.options.flatMap(baseTypes);
+  return [def.type];
+}
+
+// Multipart has only strings: the fields the schema types as numbers or booleans are converted first (read off
+// the schema, so a new field cannot be forgotten here).
+const fieldTypes = Object.entries(editRequestSchema.shape).map(
+  ([name, schema]) => [name, baseTypes(schema)] as const,
+);
+const NUMERIC = new Set(fieldTypes.filter(([, types]) => types.includes("number")).map(([name]) => name));
+const BOOLEAN = new Set(fieldTypes.filter(([, types]) => types.includes("boolean")).map(([name]) => name));
 export const IMAGE_FIELDS = ["image", "image[]"] as const;
 export const MASK_FIELDS = ["mask", "mask[]"] as const;
 
@@ -97,7 +117,8 @@ async function parse(c: Context): Promise<EditForm> {
 }
 
 function convert(name: string, value: string): unknown {
-  if (NUMERIC.has(name) || (name === "seed" && /^-?\d/.test(value))) {
+  // A value that is not a number stays text: the schema names the error, or accepts it (seed "random").
+  if (NUMERIC.has(name)) {
     const n = Number(value);
     return value.trim() === "" || Number.isNaN(n) ? value : n;
   }

@@ -1,7 +1,8 @@
 /**
- * Job creation from POST /v1/images/generations with `Prefer: respond-async` (202 at once) or `Prefer: wait=N`
+ * Job creation from POST /v1/images/generations and /v1/images/edits with `Prefer: respond-async` (202 at once) or `Prefer: wait=N`
  * (RFC 7240, as Replicate: hold the answer up to N seconds, max 60; the finished job with 200, else 202).
- * Either way the answer carries `Location: /v1/jobs/{id}` and the job object. Runs inside the accounts chain, so
+ * Either way the answer carries `Location: /v1/jobs/{id}` and the job object. An edit's input pixels are stored
+ * in R2 for the job's life (inputs.ts). Runs inside the accounts chain, so
  * quota, rate limit and Idempotency-Key apply exactly as for a sync request (a replay returns the same job).
  * @module
  */
@@ -9,9 +10,10 @@ import type { Context } from "hono";
 import type { GenerationRequest } from "../../shared/api";
 import { readConfig } from "../config";
 import { ApiError } from "../errors";
-import type { GenerationPlan } from "../generation/plan";
+import { type GenerationPlan, servedBase } from "../generation/plan";
 import type { AppEnv } from "../types";
 import { checkWebhookUrl } from "../webhooks/ssrf";
+import { deleteJobInput, storeJobInput } from "./inputs";
 import { JOB_RETENTION_MS, type JobState } from "./job-object";
 import { jobView } from "./view";
 
@@ -28,9 +30,17 @@ export function parsePrefer(header: string | undefined): { wait: number } | null
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
+function unavailable(code: string, err: unknown): ApiError {
+  console.error(JSON.stringify({ level: "error", msg: code, error: String(err) }));
+  return new ApiError("service_unavailable", "The job could not be created; retry later", {
+    code,
+    headers: { "retry-after": "1" },
+  });
+}
+
 export async function createJob(
   c: Context<AppEnv>,
-  body: GenerationRequest,
+  body: Pick<GenerationRequest, "webhook_url" | "webhook_events" | "output_format">,
   plan: GenerationPlan,
   waitS: number,
 ): Promise<Response> {
@@ -55,27 +65,42 @@ export async function createJob(
   }
   const id = `job_${crypto.randomUUID().replaceAll("-", "")}`;
   const now = Date.now();
-  await c.env.DB.prepare(
-    "INSERT INTO jobs (id, account_id, key_id, status, created_at, updated_at, expires_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-  )
-    .bind(id, principal.accountId, principal.keyId, now, now, now + JOB_RETENTION_MS)
-    .run();
-  const stub = c.env.JOBS.get(c.env.JOBS.idFromName(id));
-  let state: JobState | null = await stub.create({
-    id,
-    principal,
-    images: plan.images,
-    summary: {
-      size: `${plan.width}x${plan.height}`,
-      quality: plan.quality,
-      output_format: body.output_format,
-      steps: plan.steps,
-      pixels: plan.width * plan.height,
-    },
-    createdAt: now,
-    origin: readConfig(c.env).publicBaseUrl || new URL(c.req.url).origin,
-    webhook,
+  const { images, input } = await storeJobInput(c.env, id, plan.images).catch((err) => {
+    throw unavailable("job_input_store_failed", err);
   });
+  let state: JobState | null;
+  const stub = c.env.JOBS.get(c.env.JOBS.idFromName(id));
+  try {
+    await c.env.DB.prepare(
+      "INSERT INTO jobs (id, account_id, key_id, status, created_at, updated_at, expires_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+    )
+      .bind(id, principal.accountId, principal.keyId, now, now, now + JOB_RETENTION_MS)
+      .run();
+    state = await stub.create({
+      id,
+      principal,
+      images,
+      input,
+      summary: {
+        size: `${plan.width}x${plan.height}`,
+        quality: plan.quality,
+        output_format: body.output_format,
+        // An edit runs the steps after its start step (the same for every image of the request).
+        steps: plan.images[0] ? servedBase(plan.images[0]).steps : plan.steps,
+        pixels: plan.width * plan.height,
+      },
+      createdAt: now,
+      origin: readConfig(c.env).publicBaseUrl || new URL(c.req.url).origin,
+      webhook,
+    });
+  } catch (err) {
+    // Nothing half-made stays behind: no listed job without its object, no input without its job.
+    await Promise.allSettled([
+      c.env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(id).run(),
+      deleteJobInput(c.env, input),
+    ]);
+    throw unavailable("job_create_failed", err);
+  }
   const until = now + waitS * 1000;
   while (state && !TERMINAL.has(state.status) && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 250));

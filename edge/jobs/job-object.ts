@@ -15,11 +15,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { insertLedgerRow, ledgerRows } from "../accounts/ledger";
 import type { Principal } from "../accounts/store";
-import type { PlannedImage } from "../generation/plan";
+import { type PlannedImage, servedBase } from "../generation/plan";
 import type { FlightOutcome } from "../objects/generation";
 import type { ServedImage } from "../types";
 import { attemptDelivery, type Delivery, retryBaseMs } from "../webhooks/deliveries";
 import { signingSecrets } from "../webhooks/secrets";
+import { deleteJobInput, type JobInput, readJobInput } from "./inputs";
 import { jobView } from "./view";
 
 export const JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -34,7 +35,10 @@ type Failure = Extract<FlightOutcome, { ok: false }>;
 export interface JobSpec {
   id: string;
   principal: Principal;
+  /** The images to make; an edit's jobs carry no pixels here (they are in `input`). */
   images: PlannedImage[];
+  /** An edit's input picture, stored in R2 until the job is terminal (inputs.ts); null for text-to-image. */
+  input?: JobInput | null;
   /** What the job's `result` echoes back (the sync response's fields). */
   summary: { size: string; quality: string; output_format: string; steps: number; pixels: number };
   createdAt: number;
@@ -160,6 +164,7 @@ export class JobObject extends DurableObject<Env> {
     state.runAt = null;
     this.#event(state, "cancelled");
     await this.#save(state);
+    await deleteJobInput(this.env, state.spec.input);
     await this.#schedule(state);
     return state;
   }
@@ -170,6 +175,7 @@ export class JobObject extends DurableObject<Env> {
     // Retention: the job is forgotten once the retention period since its creation has passed.
     if (Date.now() >= state.spec.createdAt + JOB_RETENTION_MS) {
       await this.env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(state.spec.id).run();
+      await deleteJobInput(this.env, state.spec.input);
       await this.ctx.storage.deleteAll();
       return;
     }
@@ -188,11 +194,24 @@ export class JobObject extends DurableObject<Env> {
     this.#event(state, "running", { attempt: state.attempts });
     await this.#save(state);
 
+    const pixels = state.spec.input ? await readJobInput(this.env, state.spec.input) : null;
+    if (state.spec.input && !pixels) {
+      // Not transient: the input is deleted only once the job is terminal, so a retry cannot bring it back.
+      await this.#fail(state, {
+        message: "The job's input image is no longer stored",
+        type: "server_error",
+        param: null,
+        code: "job_input_missing",
+      });
+      return;
+    }
     const failures: Failure[] = [];
     await Promise.all(
       state.spec.images.map(async (image, i) => {
         if (state.served[i]) return;
-        const outcome = await this.#resolve(image);
+        const outcome = await this.#resolve(
+          pixels ? { ...image, job: { ...image.job, initPixels: pixels } } : image,
+        );
         if ("served" in outcome) {
           state.served[i] = outcome.served;
           this.#event(state, "image", { index: i });
@@ -228,23 +247,21 @@ export class JobObject extends DurableObject<Env> {
       await this.#save(state);
       return;
     }
+    await this.#fail(state, error);
+  }
+
+  async #fail(state: JobState, error: NonNullable<JobState["error"]>): Promise<void> {
+    state.error = error;
     state.status = "failed";
     state.completedAt = Date.now();
     state.runAt = null;
     this.#event(state, "failed", { error });
     await this.#save(state);
+    await deleteJobInput(this.env, state.spec.input);
   }
 
   async #resolve(image: PlannedImage): Promise<{ served: ServedImage } | Failure> {
-    const { request } = image.job;
-    const base = {
-      cacheKey: image.cacheKey,
-      seed: image.seed,
-      width: request.width,
-      height: request.height,
-      steps: request.steps,
-      outputFormat: request.output_format,
-    };
+    const base = servedBase(image);
     const head = await this.env.IMAGES.head(image.cacheKey);
     if (head) return { served: { ...base, cache: "hit", source: "r2", bytes: head.size } };
     const stub = this.env.GENERATION.get(this.env.GENERATION.idFromName(image.cacheKey));
@@ -269,5 +286,6 @@ export class JobObject extends DurableObject<Env> {
     state.runAt = null;
     this.#event(state, "succeeded");
     await this.#save(state);
+    await deleteJobInput(this.env, state.spec.input);
   }
 }

@@ -12,6 +12,8 @@ export function jobView(state: JobState, origin: string) {
   return {
     id: spec.id,
     object: "job" as const,
+    // Which endpoint made it: the prefix of the events a stream of the same request would have sent.
+    operation: spec.input ? ("image_edit" as const) : ("image_generation" as const),
     status: state.status,
     created_at: sec(spec.createdAt),
     started_at: sec(state.startedAt),

@@ -1,7 +1,8 @@
 /**
  * Image-to-image end to end: the unmodified `openai` client's `images.edit` (multipart, as the SDK builds it)
  * against the real stack (wrangler dev bundling the WASM decoders, the GPU function on the tiny model with its
- * VAE encoder, redis). Checks the image that comes back, the cache on a repeat, and billing with the steps run.
+ * VAE encoder, redis). Checks the image that comes back, the cache on a repeat, billing with the steps run, and
+ * that an edit job (its input kept in R2 until it runs) makes the same pixels as the synchronous edit.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -90,6 +91,43 @@ describe("images.edit through the official openai client", () => {
     ]);
     const meta = await sharp(Buffer.from(completed ?? "", "base64")).metadata();
     expect([meta.width, meta.height]).toEqual([64, 64]);
+  });
+
+  it("an edit job (Prefer: wait) makes, from its stored input, the image the synchronous edit makes", async () => {
+    const { apiKey } = await stack.newAccount();
+    const fields = { prompt: `a job restyle ${crypto.randomUUID()}`, seed: "5", strength: "0.5" };
+    const send = (extra: Record<string, string>, headers: Record<string, string>) => {
+      const form = new FormData();
+      form.append("image", new File([photo()], "photo.png", { type: "image/png" }));
+      for (const [k, v] of Object.entries({ ...fields, ...extra })) form.append(k, v);
+      return fetch(`${stack.urls.edge}/v1/images/edits`, {
+        method: "POST",
+        body: form,
+        headers: { authorization: `Bearer ${apiKey}`, ...headers },
+      });
+    };
+    const res = await send({}, { prefer: "wait=60" });
+    expect(res.status).toBe(200);
+    const job = (await res.json()) as {
+      operation: string;
+      status: string;
+      result: { data: { url: string }[]; usage: { steps: number } };
+    };
+    expect(job).toMatchObject({
+      operation: "image_edit",
+      status: "succeeded",
+      result: { usage: { steps: 4 } },
+    });
+    const fromJob = Buffer.from(await (await fetch(job.result.data[0].url)).arrayBuffer());
+
+    // embed_metadata changes the cache key (other file bytes), not the pixels: a fresh synchronous generation.
+    const sync = await send({ embed_metadata: "true", response_format: "b64_json" }, {});
+    expect(sync.headers.get("x-cache")).toBe("MISS");
+    const syncBody = (await sync.json()) as { data: { b64_json: string }[] };
+    const fromSync = Buffer.from(syncBody.data[0].b64_json, "base64");
+    const pixels = (bytes: Buffer) => sharp(bytes).raw().toBuffer();
+    expect((await pixels(fromJob)).equals(await pixels(fromSync))).toBe(true);
+    expect((await pixels(fromJob)).equals(await pixels(photo()))).toBe(false);
   });
 
   it("answers a mask with the documented 400", async () => {

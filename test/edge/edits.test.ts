@@ -170,16 +170,31 @@ describe("POST /v1/images/edits", () => {
     expect(gpu.calls[0].pixels?.length).toBeGreaterThan(0);
   });
 
-  it("refuses webhook_url on an edit (no job can carry its input yet) with a clear 400", async () => {
+  it("reads every number and boolean field from its text part, as the SDKs send them", async () => {
     const gpu = healthyFakeGpu().install();
     const res = await postEdit(
-      editForm({ prompt: "p", webhook_url: "https://hooks.example.com/z" }, [
-        ["image", fixture("rgb.png"), "in.png"],
-      ]),
+      editForm(
+        {
+          prompt: uniquePrompt("typed fields"),
+          size: "64x64",
+          embed_metadata: "true",
+          guidance_scale: "2.5",
+          steps: "6",
+          seed: "random",
+          strength: "0.75",
+        },
+        [["image", fixture("rgb.png"), "in.png"]],
+      ),
     );
-    expect(res.status).toBe(400);
-    expect(await readError(res)).toMatchObject({ param: "webhook_url", code: "unsupported_value" });
-    expect(gpu.calls).toHaveLength(0);
+    expect(res.status).toBe(200);
+    const body = gpu.calls[0].body as Record<string, unknown>;
+    expect(body).toMatchObject({
+      embed_metadata: true,
+      guidance_scale: 2.5,
+      steps: 6,
+      init_image: { strength: 0.75 },
+    });
+    expect(typeof body.seed).toBe("number");
   });
 
   it("refuses mask, several images, a missing image and bad parameters with clear 400s", async () => {

@@ -16,10 +16,9 @@ import { ApiError } from "../../errors";
 import { planGeneration } from "../../generation/plan";
 import { MAX_INPUT_IMAGE_BYTES, normalizeInputImage } from "../../images-input";
 import { readEditForm } from "../../images-input/form";
-import { streamGeneration } from "../../streaming/generate-stream";
 import type { AppEnv } from "../../types";
 import { validationError } from "../../validation";
-import { answerPlan } from "./generate";
+import { answerRequest } from "./generate";
 
 export const EDITS_PATH = "/v1/images/edits";
 /** The image plus the text fields; the fields are small. */
@@ -81,16 +80,6 @@ export async function editImages(c: Context<AppEnv>): Promise<Response> {
       { param: "image", code: "too_many_images" },
     );
   }
-  // Jobs keep their request to re-dispatch it; an edit's input pixels are not kept (never stored), so an edit
-  // cannot become a job yet. A webhook would never fire: refuse it. (`Prefer: respond-async` is a preference,
-  // which RFC 7240 lets a server not honour: edits answer synchronously, without Preference-Applied.)
-  if (body.webhook_url) {
-    throw new ApiError(
-      "invalid_request_error",
-      "webhook_url is not available for edits yet: call synchronously or with stream: true",
-      { param: "webhook_url", code: "unsupported_value" },
-    );
-  }
   const input = await normalizeInputImage(new Uint8Array(await form.images[0].arrayBuffer()));
   const config = readConfig(c.env);
   const size = body.size === "auto" ? autoSize(input.width, input.height, config) : null;
@@ -100,9 +89,8 @@ export async function editImages(c: Context<AppEnv>): Promise<Response> {
     c.var.requestId,
     { image: input, strength: body.strength },
   );
-  // stream: true -> OpenAI's image_edit.* events, on the same streaming path as generations.
-  if (body.stream) return streamGeneration(c, body, plan, "image_edit");
-  return c.json(await answerPlan(c, body, plan), 200);
+  // Stream (image_edit.* events), job (its input kept in R2 until it ends) or sync, exactly as generations.
+  return answerRequest(c, body, plan, "image_edit");
 }
 
 const errorResponse = (description: string) => ({

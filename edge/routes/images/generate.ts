@@ -21,6 +21,7 @@ import { createJob, parsePrefer } from "../../jobs/create";
 import { jsonBody } from "../../middleware/json-body";
 import type { FlightOutcome } from "../../objects/generation";
 import { streamGeneration } from "../../streaming/generate-stream";
+import type { StreamKind } from "../../streaming/sse";
 import type { AppEnv, ServedImage } from "../../types";
 
 const errorResponse = (description: string) => ({
@@ -111,6 +112,20 @@ export async function resolveImage(env: Env, image: PlannedImage, wantBytes: boo
 export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = async (c) => {
   const body = c.req.valid("json");
   const plan = await planGeneration(body, readConfig(c.env), c.var.requestId);
+  return (await answerRequest(c, body, plan, "image_generation")) as never;
+};
+
+/**
+ * The three ways a planned request (generation or edit) is answered: `stream: true` -> server-sent events on
+ * this connection; `Prefer: respond-async` / `wait=N` or a `webhook_url` -> an async job (202 + Location);
+ * otherwise the images, synchronously.
+ */
+export async function answerRequest(
+  c: Context<AppEnv>,
+  body: GenerationRequest,
+  plan: GenerationPlan,
+  kind: StreamKind,
+): Promise<Response> {
   // A stream is answered on this connection; a webhook needs a job. Both at once would drop the webhook.
   if (body.stream && body.webhook_url) {
     throw new ApiError("invalid_request_error", "stream: true and webhook_url exclude each other; send one", {
@@ -119,13 +134,13 @@ export const generateImages: RouteHandler<typeof generateImagesRoute, AppEnv> = 
     });
   }
   // text/event-stream (edge/streaming/): returned as is; the OpenAPI route types only the JSON answer.
-  if (body.stream) return streamGeneration(c, body, plan) as never;
+  if (body.stream) return streamGeneration(c, body, plan, kind);
   // Prefer: respond-async / wait=N: an async job (edge/jobs/), answered 202 + Location.
   // A webhook_url makes it a job too.
   const prefer = parsePrefer(c.req.header("prefer")) ?? (body.webhook_url ? { wait: 0 } : null);
-  if (prefer) return (await createJob(c, body, plan, prefer.wait)) as never;
+  if (prefer) return createJob(c, body, plan, prefer.wait);
   return c.json(await answerPlan(c, body, plan), 200);
-};
+}
 
 /**
  * Resolves every planned image (cache or single flight) and builds the response body; records the served
