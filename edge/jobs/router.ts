@@ -112,8 +112,10 @@ export function mountJobRoutes(app: Hono<AppEnv>): void {
         }
       },
     });
-    return new Response(stream, {
-      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
+    // c.body, not new Response: keeps the headers set earlier in the chain (x-request-id, rate limits).
+    return c.body(stream, 200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
     });
   });
 }

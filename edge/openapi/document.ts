@@ -50,6 +50,8 @@ const HEADERS = {
   "Retry-After": header("Seconds to wait before retrying", "integer"),
   "retry-after-ms": header("Milliseconds to wait before retrying (read by the openai SDK)", "integer"),
   "x-should-retry": header("false when retrying will not help (daily quota spent)"),
+  Location: header("The job: /v1/jobs/{id}"),
+  "Preference-Applied": header("respond-async or wait=N: the request became a job that has not finished yet"),
 };
 const ref = (name: keyof typeof HEADERS) => ({ $ref: `#/components/headers/${name}` });
 const RATE_LIMIT_HEADERS = (
@@ -94,6 +96,9 @@ const ERRORS: Record<string, string> = {
   "503": "Temporarily unavailable (no GPU backend, limiter unavailable, misconfigured); see Retry-After",
 };
 
+/** The operations that make images: the same limits, headers, Idempotency-Key and job answers. */
+const IMAGE_POSTS = new Set(["/v1/images/generations", "/v1/images/edits"]);
+
 type Kind = "public" | "apiKey" | "admin";
 function kindOf(path: string): Kind {
   if (path.startsWith("/v1/admin/")) return "admin";
@@ -110,7 +115,7 @@ function errorStatuses(path: string, method: string, kind: Kind, op: Operation):
   if (path.includes("{")) statuses.add("404");
   if (path === "/v1/usage") statuses.add("403");
   if (kind === "admin" && method !== "get") statuses.add("404");
-  if (path === "/v1/images/generations") {
+  if (IMAGE_POSTS.has(path)) {
     for (const s of ["400", "403", "409", "413", "415", "422", "502", "503"]) statuses.add(s);
   }
   if (path === "/healthz") statuses.add("503");
@@ -145,6 +150,20 @@ function decorate(doc: Document, maxPromptChars: number): void {
       if (kind === "admin") op.security = [{ adminToken: [] }];
       if (kind === "public") op.security = [];
       op.tags ??= [kind === "admin" ? "Admin" : path.startsWith("/v1/images") ? "Images" : "API"];
+      if (IMAGE_POSTS.has(path)) {
+        // Prefer: wait=N answers the finished job with 200 (as Replicate), not the images' body.
+        const ok = (op.responses["200"]?.content as Record<string, { schema: Json }> | undefined)?.[
+          "application/json"
+        ];
+        if (ok) ok.schema = { anyOf: [ok.schema, { $ref: "#/components/schemas/Job" }] };
+        op.responses["202"] ??= {
+          description:
+            "With `Prefer: respond-async`, `Prefer: wait=N` (not finished within N s) or a `webhook_url`: the " +
+            "async job (docs/streaming-jobs-webhooks.md); with `wait=N` a job finished in time is the 200",
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Job" } } },
+          headers: { Location: ref("Location"), "Preference-Applied": ref("Preference-Applied") },
+        };
+      }
       for (const status of errorStatuses(path, method, kind, op)) {
         op.responses[status] ??= {
           description: ERRORS[status],
@@ -155,7 +174,7 @@ function decorate(doc: Document, maxPromptChars: number): void {
         const entries: (string | Json)[][] = [];
         const limited = kind === "apiKey" && path !== "/v1/images/{file}";
         if (limited && (status.startsWith("2") || status === "429")) entries.push(...RATE_LIMIT_HEADERS);
-        if (path === "/v1/images/generations" && (status.startsWith("2") || status === "429")) {
+        if (IMAGE_POSTS.has(path) && (status.startsWith("2") || status === "429")) {
           entries.push(...GENERATION_HEADERS);
         }
         if (status === "429") {
@@ -165,9 +184,18 @@ function decorate(doc: Document, maxPromptChars: number): void {
         if (status === "503" || status === "409") entries.push(["Retry-After", ref("Retry-After")]);
         op.responses[status] = withHeaders(response, entries);
       }
-      if (path === "/v1/images/generations") {
+      if (IMAGE_POSTS.has(path)) {
         op.parameters = [
           ...(op.parameters ?? []),
+          {
+            name: "Prefer",
+            in: "header",
+            required: false,
+            description:
+              "RFC 7240: `respond-async` answers 202 with a job at once; `wait=N` (N <= 60) holds the answer up " +
+              "to N s (200 with the finished job, else 202). Without it the images are answered synchronously.",
+            schema: { type: "string" },
+          },
           {
             name: "Idempotency-Key",
             in: "header",

@@ -1,5 +1,5 @@
 /**
- * OpenAPI descriptions of routes served by plain Hono handlers (usage, admin API): registered without a handler,
+ * OpenAPI descriptions of routes served by plain Hono handlers (usage, jobs, webhooks, admin API): registered without a handler,
  * like the image route. Errors, security and shared headers are added to every operation by document.ts.
  * @module
  */
@@ -14,10 +14,13 @@ import {
   accountKeysSchema,
   accountSchema,
   issuedKeySchema,
+  jobListSchema,
+  jobSchema,
   keySummarySchema,
   planListSchema,
   planSchema,
   usageReportSchema,
+  webhookSecretSchema,
 } from "./schemas";
 
 const json = (schema: z.ZodType, description: string) => ({
@@ -45,6 +48,68 @@ export function registerDocumentedPaths(app: OpenAPIHono<AppEnv>): void {
     summary: "Usage and charges of the caller's account (`Accept: text/csv` for CSV)",
     request: { query: usageQuerySchema },
     responses: { 200: usageResponse },
+  });
+
+  const jobs = { tags: ["Jobs"] };
+  const jobId = id("id", "Job id (job_...)");
+  r.registerPath({
+    ...jobs,
+    method: "get",
+    path: "/v1/jobs",
+    summary: "List the account's jobs, newest first (retained 7 days)",
+    request: {
+      query: z.object({
+        limit: z.number().int().min(1).max(100).optional().meta({ description: "Page size, default 20" }),
+        after: z.string().optional().meta({ description: "`next_cursor` of the previous page" }),
+      }),
+    },
+    responses: { 200: json(jobListSchema, "A page of jobs") },
+  });
+  r.registerPath({
+    ...jobs,
+    method: "get",
+    path: "/v1/jobs/{id}",
+    summary: "Get a job: status, progress, result once succeeded, error once failed, webhook deliveries",
+    request: { params: jobId },
+    responses: { 200: json(jobSchema, "The job") },
+  });
+  r.registerPath({
+    ...jobs,
+    method: "get",
+    path: "/v1/jobs/{id}/events",
+    summary:
+      "The job's events as server-sent events (job.queued ... job.succeeded), resumable with Last-Event-ID",
+    request: { params: jobId },
+    responses: {
+      200: {
+        description: "text/event-stream; ends after the terminal event (docs/streaming-jobs-webhooks.md)",
+        content: { "text/event-stream": { schema: z.string() } },
+      },
+    },
+  });
+  r.registerPath({
+    ...jobs,
+    method: "post",
+    path: "/v1/jobs/{id}/cancel",
+    summary: "Cancel a job that has not finished (not billed); a finished job is returned unchanged",
+    request: { params: jobId },
+    responses: { 200: json(jobSchema, "The job") },
+  });
+
+  const webhooks = { tags: ["Webhooks"] };
+  r.registerPath({
+    ...webhooks,
+    method: "get",
+    path: "/v1/webhooks/secret",
+    summary: "The account's webhook signing secret (created on first read)",
+    responses: { 200: json(webhookSecretSchema, "The secret") },
+  });
+  r.registerPath({
+    ...webhooks,
+    method: "post",
+    path: "/v1/webhooks/secret/rotate",
+    summary: "Rotate the signing secret; the previous one keeps signing for 24 h",
+    responses: { 200: json(webhookSecretSchema, "The new secret") },
   });
 
   const admin = { tags: ["Admin"] };

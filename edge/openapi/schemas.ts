@@ -1,10 +1,12 @@
 /**
- * Response schemas of the routes that are plain Hono handlers (usage, admin API), for /openapi.json only.
- * They restate what edge/accounts/store.ts and usage.ts return; the contract test (test/edge/contract/) checks
- * every real response against them, so they cannot drift silently.
+ * Response schemas of the routes that are plain Hono handlers (usage, admin API, jobs, webhooks), for
+ * /openapi.json only. They restate what edge/accounts/store.ts, usage.ts and edge/jobs/view.ts return; the
+ * contract test (test/edge/contract/) checks every real response against them, so they cannot drift silently.
  * @module
  */
 import { z } from "zod";
+import { generationResponseSchema } from "../../shared/api";
+import { errorEnvelopeSchema } from "../../shared/errors";
 import { KEY_MODES } from "../accounts/api-key";
 import { SCOPES } from "../accounts/scopes";
 import { USAGE_GROUPS } from "../accounts/usage";
@@ -85,3 +87,75 @@ export const usageReportSchema = z
     total: z.object(usageTotalsShape),
   })
   .meta({ id: "UsageReport" });
+
+const unixS = z.number().int().meta({ description: "Unix time in seconds" });
+
+/** The job object of edge/jobs/view.ts (202 of `Prefer: respond-async`, GET /v1/jobs/{id}, webhook payloads). */
+export const jobSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal("job"),
+    operation: z.enum(["image_generation", "image_edit"]).meta({ description: "The endpoint that made it" }),
+    status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+    created_at: unixS,
+    started_at: unixS.nullable(),
+    completed_at: unixS.nullable(),
+    attempts: z.number().int().meta({ description: "Dispatches so far (a GPU outage retries the job)" }),
+    progress: z.object({ images_done: z.number().int(), images_total: z.number().int() }),
+    result: generationResponseSchema
+      .nullable()
+      .meta({ description: "Once succeeded: the synchronous response's body (image URLs)" }),
+    error: errorEnvelopeSchema.shape.error.nullable().meta({
+      description: "Once failed: why; while queued again after a GPU outage: the last attempt's error",
+    }),
+    webhook: z
+      .object({
+        url: z.string(),
+        events: z.enum(["completed", "all"]),
+        deliveries: z.array(
+          z.object({
+            id: z.string().meta({ description: "The webhook-id header, the same on every retry" }),
+            event: z.string(),
+            state: z.enum(["pending", "delivered", "failed"]),
+            next_attempt_at: unixS.nullable(),
+            attempts: z.array(
+              z.object({
+                at: unixS,
+                status: z.number().int().nullable(),
+                error: z.string().nullable(),
+                ms: z.number(),
+              }),
+            ),
+          }),
+        ),
+      })
+      .nullable(),
+    urls: z.object({ get: z.string(), events: z.string(), cancel: z.string() }),
+  })
+  .meta({ id: "Job" });
+
+export const jobListSchema = z
+  .object({
+    object: z.literal("list"),
+    data: z.array(
+      z.object({
+        id: z.string(),
+        object: z.literal("job"),
+        status: jobSchema.shape.status,
+        created_at: unixS,
+      }),
+    ),
+    has_more: z.boolean(),
+    next_cursor: z.string().nullable().meta({ description: "Pass as `after` for the next page" }),
+  })
+  .meta({ id: "JobList" });
+
+export const webhookSecretSchema = z
+  .object({
+    object: z.literal("webhook_secret"),
+    secret: z.string().meta({ description: "whsec_...: verify deliveries with it (Standard Webhooks)" }),
+    previous_valid_until: unixS
+      .nullable()
+      .meta({ description: "After a rotation: until when the previous secret still signs too" }),
+  })
+  .meta({ id: "WebhookSecret" });

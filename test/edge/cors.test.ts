@@ -41,6 +41,8 @@ describe("CORS on the public API", () => {
     [IMAGE_PATH, "GET"],
     ["/v1/models", "GET"],
     ["/v1/usage", "GET"],
+    ["/v1/jobs/job_x", "GET"],
+    ["/v1/jobs/job_x/cancel", "POST"],
     ["/openapi.json", "GET"],
   ])(
     "answers a preflight for %s from an allowed origin with 204, before API-key auth",
@@ -102,10 +104,13 @@ describe("CORS on the public API", () => {
     }
   });
 
-  it("gives the admin API no CORS: no preflight answer, no headers on its answers", async () => {
+  it("gives the admin API and the webhook secret no CORS: no preflight answer, no headers on answers", async () => {
     const pre = await preflight("/v1/admin/accounts", APP, "POST");
     expect(pre.status).not.toBe(204);
     expect(corsHeaders(pre)).toEqual({});
+    const secret = await preflight("/v1/webhooks/secret", APP, "GET");
+    expect(secret.status).not.toBe(204);
+    expect(corsHeaders(secret)).toEqual({});
     const res = await call(
       "/v1/admin/plans",
       { headers: { origin: APP, authorization: `Bearer ${ADMIN_TOKEN}` } },

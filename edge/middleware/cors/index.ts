@@ -1,6 +1,7 @@
 /**
- * CORS for browser apps on the public API only: `/v1/images/*`, `/v1/models`, `/v1/usage` and `/openapi.json`.
- * The admin API (`/v1/admin/*`) gets no CORS at all, so browsers can neither preflight nor read it.
+ * CORS for browser apps on the public API only: `/v1/images/*`, `/v1/models`, `/v1/usage`, `/v1/jobs` (a web
+ * app polls its jobs) and `/openapi.json`. The admin API (`/v1/admin/*`) and the webhook secret
+ * (`/v1/webhooks/*`, for servers only) get no CORS at all, so browsers can neither preflight nor read them.
  *
  * Allowed origins come from `CORS_ORIGINS` (comma-separated origins, or `*`; empty = no CORS). Preflights are
  * answered here, before API-key auth and the 405 check, with the requested headers allowed (the openai SDK sends
@@ -20,6 +21,8 @@ export const CORS_PATHS = [
   "/v1/models",
   "/v1/models/*",
   "/v1/usage",
+  "/v1/jobs",
+  "/v1/jobs/*",
   "/openapi.json",
 ] as const;
 
@@ -47,6 +50,9 @@ export const CORS_EXPOSE_HEADERS = [
   "etag",
   "content-range",
   "accept-ranges",
+  // An async job's answer (202): where to poll it, and that the preference was applied.
+  "location",
+  "preference-applied",
 ];
 
 const ALLOW_METHODS = ["GET", "HEAD", "POST", "OPTIONS"];

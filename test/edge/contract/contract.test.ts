@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { putImage } from "../../../edge/cache/image-store";
 import { EDIT_FIXTURES } from "../../fixtures/edits/fixtures";
-import { ADMIN_TOKEN, call, installGpu, newCustomer } from "../accounts/support";
+import { ADMIN_TOKEN, call, generate, installGpu, newCustomer } from "../accounts/support";
 import { testImageRequest } from "../support/api";
 import { type Schema, SchemaArbitraries } from "./schema-arbitrary";
 
@@ -35,6 +35,8 @@ let arbitraries: SchemaArbitraries;
 let customer: Awaited<ReturnType<typeof newCustomer>>;
 /** What the admin operations act on: not the customer whose key drives the public operations. */
 let adminTarget: Awaited<ReturnType<typeof newCustomer>>;
+/** A finished job of `customer`, for the /v1/jobs/{id} operations. */
+let jobId: string;
 
 beforeAll(async () => {
   installGpu();
@@ -50,6 +52,8 @@ beforeAll(async () => {
     promptTruncated: false,
     requestId: "req_contract",
   });
+  const job = await generate(customer.key, { prompt: "contract job", size: "64x64" }, { prefer: "wait=30" });
+  jobId = ((await job.json()) as { id: string }).id;
   const res = await call("/openapi.json");
   doc = (await res.json()) as Doc;
   arbitraries = new SchemaArbitraries(doc as unknown as Schema, {
@@ -68,11 +72,13 @@ function validate(schema: Schema, value: unknown): string[] {
 }
 
 /** Values for path parameters: mostly ones that exist, sometimes not. */
-function pathValue(name: string): fc.Arbitrary<string> {
+function pathValue(name: string, path: string): fc.Arbitrary<string> {
   const known: Record<string, string[]> = {
     file: [`${IMAGE_KEY}.png`, `${IMAGE_KEY}.webp`, `${"0".repeat(64)}.png`],
     model: [env.MODEL_ID, "dall-e-3"],
-    id: [adminTarget.accountId, "acct_missing", adminTarget.planId],
+    id: path.startsWith("/v1/jobs/")
+      ? [jobId, "job_missing"]
+      : [adminTarget.accountId, "acct_missing", adminTarget.planId],
     keyId: [adminTarget.keyId, "key_missing"],
   };
   return fc.oneof(fc.constantFrom(...(known[name] ?? ["x"])), fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/));
@@ -94,7 +100,7 @@ function requestArbitrary(path: string, op: Operation): fc.Arbitrary<Generated> 
   const params = (op.parameters ?? []).filter((p) => p.in === "path");
   const queries = (op.parameters ?? []).filter((p) => p.in === "query");
   const pathArb = fc
-    .tuple(...params.map((p) => pathValue(p.name)))
+    .tuple(...params.map((p) => pathValue(p.name, path)))
     .map((values) =>
       params.reduce((acc, p, i) => acc.replace(`{${p.name}}`, encodeURIComponent(values[i])), path),
     );
@@ -197,6 +203,13 @@ describe("every operation of /openapi.json honours its contract", () => {
         "post /v1/admin/accounts",
         "put /v1/admin/plans/{id}",
         "get /v1/admin/backends",
+        "post /v1/images/edits",
+        "get /v1/jobs",
+        "get /v1/jobs/{id}",
+        "get /v1/jobs/{id}/events",
+        "post /v1/jobs/{id}/cancel",
+        "get /v1/webhooks/secret",
+        "post /v1/webhooks/secret/rotate",
       ]),
     );
   });
