@@ -1,12 +1,137 @@
 /**
  * Input image -> the output size, as the reference's VaeImageProcessor.preprocess does for a PIL image whose
- * size differs from the requested one: a plain resize to exactly width × height (aspect not kept, no crop),
- * Lanczos. PIL's Lanczos (a = 3, support scaled by the reduction factor) and libvips' lanczos3 (sharp) are the
- * same filter but not bit-identical (fixed-point rounding differs); the golden set does not cover resizing
- * (golden README §9.5). Same-size inputs are passed through untouched.
+ * size differs from the requested one: `Image.resize((w, h), LANCZOS, reducing_gap=None)`, a plain resize to
+ * exactly width × height (aspect not kept, no crop). Same-size inputs are passed through untouched.
+ *
+ * Written by hand because no library reproduces PIL bit for bit: sharp's lanczos3 (libvips) is the same filter
+ * with other rounding and tap placement, so its output differs by a few levels per pixel, and the pixels are
+ * the model's input. This follows Pillow's Resample.c: separable, horizontal pass first (over only the rows the
+ * vertical pass reads), per-output-pixel taps normalised to sum 1 in float64, then converted to 22-bit fixed
+ * point and accumulated in integers with round-half-up and clipping to 0..255 after each pass.
+ * test/gpu-fn/image-resize.test.ts checks it against Pillow's own output (test/fixtures/resize/).
  * @module
  */
-import sharp from "sharp";
+
+/** Pillow's PRECISION_BITS for 8-bit images: 32 − 8 − 2. */
+const PRECISION_BITS = 22;
+const ONE = 2 ** PRECISION_BITS;
+const HALF = 2 ** (PRECISION_BITS - 1);
+const LANCZOS_SUPPORT = 3;
+
+const sinc = (x: number) => (x === 0 ? 1 : Math.sin(x * Math.PI) / (x * Math.PI));
+const lanczos = (x: number) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0);
+
+interface Taps {
+  /** Taps per output sample (the buffer stride). */
+  size: number;
+  /** First input index and tap count of each output sample. */
+  first: Int32Array;
+  count: Int32Array;
+  /** Fixed-point weights, `size` per output sample. */
+  weights: Int32Array;
+}
+
+/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis (box = the whole input). */
+function taps(inSize: number, outSize: number): Taps {
+  const scale = inSize / outSize;
+  const filterScale = Math.max(1, scale);
+  const support = LANCZOS_SUPPORT * filterScale;
+  const size = Math.ceil(support) * 2 + 1;
+  const first = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Int32Array(outSize * size);
+  const k = new Float64Array(size);
+  // Pillow multiplies by the reciprocal (not a division): the last bit of a weight can depend on it.
+  const inverse = 1 / filterScale;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    // C's (int) truncates toward zero; both bounds are clamped into the input afterwards.
+    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+    let sum = 0;
+    for (let x = 0; x < xmax; x++) {
+      k[x] = lanczos((x + xmin - center + 0.5) * inverse);
+      sum += k[x];
+    }
+    for (let x = 0; x < xmax; x++) {
+      const w = sum === 0 ? k[x] : k[x] / sum;
+      weights[xx * size + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
+    }
+    first[xx] = xmin;
+    count[xx] = xmax;
+  }
+  return { size, first, count, weights };
+}
+
+// Sums stay inside int32, as in Pillow (255 · Σ|w| · 2^22 < 2^31), and are exact in float64.
+const clip8 = (acc: number) => (acc <= 0 ? 0 : acc >= ONE * 256 ? 255 : acc >> PRECISION_BITS);
+
+/** PIL's Lanczos resize of RGB8 pixels (row-major, no padding). */
+export function resizeLanczosPil(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  toWidth: number,
+  toHeight: number,
+): Uint8Array {
+  const needX = toWidth !== width;
+  const needY = toHeight !== height;
+  const tx = needX ? taps(width, toWidth) : null;
+  const ty = needY ? taps(height, toHeight) : null;
+  // Horizontal pass, over the input rows the vertical pass uses only.
+  let src = rgb;
+  let rowOffset = 0;
+  if (tx) {
+    const firstRow = ty ? ty.first[0] : 0;
+    const lastRow = ty ? ty.first[toHeight - 1] + ty.count[toHeight - 1] : height;
+    const rows = lastRow - firstRow;
+    const out = new Uint8Array(toWidth * rows * 3);
+    const { first, count, weights, size } = tx;
+    for (let y = 0; y < rows; y++) {
+      const inRow = (y + firstRow) * width * 3;
+      const outRow = y * toWidth * 3;
+      for (let xx = 0; xx < toWidth; xx++) {
+        const n = count[xx];
+        const w0 = xx * size;
+        let p = inRow + first[xx] * 3;
+        let r = HALF;
+        let g = HALF;
+        let b = HALF;
+        for (let x = 0; x < n; x++, p += 3) {
+          const w = weights[w0 + x];
+          r += rgb[p] * w;
+          g += rgb[p + 1] * w;
+          b += rgb[p + 2] * w;
+        }
+        const o = outRow + xx * 3;
+        out[o] = clip8(r);
+        out[o + 1] = clip8(g);
+        out[o + 2] = clip8(b);
+      }
+    }
+    src = out;
+    rowOffset = firstRow;
+  }
+  if (!ty) return src;
+  // Vertical pass, row by row (sequential memory).
+  const rowLength = (tx ? toWidth : width) * 3;
+  const out = new Uint8Array(rowLength * toHeight);
+  const acc = new Float64Array(rowLength);
+  for (let yy = 0; yy < toHeight; yy++) {
+    const y0 = ty.first[yy] - rowOffset;
+    const n = ty.count[yy];
+    const w0 = yy * ty.size;
+    acc.fill(HALF);
+    for (let y = 0; y < n; y++) {
+      const weight = ty.weights[w0 + y];
+      const row = (y0 + y) * rowLength;
+      for (let x = 0; x < rowLength; x++) acc[x] += src[row + x] * weight;
+    }
+    const o = yy * rowLength;
+    for (let x = 0; x < rowLength; x++) out[o + x] = clip8(acc[x]);
+  }
+  return out;
+}
 
 export async function resizeInitImage(
   rgb: Uint8Array,
@@ -16,9 +141,5 @@ export async function resizeInitImage(
   toHeight: number,
 ): Promise<Uint8Array> {
   if (width === toWidth && height === toHeight) return rgb;
-  const out = await sharp(rgb, { raw: { width, height, channels: 3 } })
-    .resize(toWidth, toHeight, { fit: "fill", kernel: "lanczos3" })
-    .raw()
-    .toBuffer();
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return resizeLanczosPil(rgb, width, height, toWidth, toHeight);
 }
