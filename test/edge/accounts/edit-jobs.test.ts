@@ -8,44 +8,12 @@ import { env } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { jobSchema } from "../../../edge/openapi/schemas";
-import { EDIT_FIXTURES } from "../../fixtures/edits/fixtures";
-import { gate, healthyFakeGpu } from "../support/fake-gpu";
-import { call, installGpu, ledgerRows, newCustomer, readError } from "./support";
+import { holdGpu, installGpuAndReceiver, type Job, secretOf, jobUntil as until } from "./jobs-support";
+import { call, edit, installGpu, ledgerRows, newCustomer, readError } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
-const png = Uint8Array.from(atob(EDIT_FIXTURES["photo64.png"]), (ch) => ch.charCodeAt(0));
 const INPUT_BYTES = 64 * 64 * 3;
-
-interface Job {
-  id: string;
-  operation: string;
-  status: string;
-  attempts: number;
-  result: { data: { url: string; seed: number }[]; usage: { steps: number; price_micros: number } } | null;
-  error: { type: string; code: string } | null;
-  webhook: { deliveries: { state: string }[] } | null;
-}
-
-function edit(key: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
-  const form = new FormData();
-  form.append("image", new File([png], "in.png", { type: "image/png" }));
-  for (const [k, v] of Object.entries(fields)) form.append(k, v);
-  return call("/v1/images/edits", {
-    method: "POST",
-    body: form,
-    headers: { authorization: `Bearer ${key}`, ...headers },
-  });
-}
-
-async function until(key: string, id: string, done: (job: Job) => boolean): Promise<Job> {
-  for (;;) {
-    const res = await call(`/v1/jobs/${id}`, { headers: { authorization: `Bearer ${key}` } });
-    const job = (await res.json()) as Job;
-    if (done(job)) return job;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const storedInput = (id: string) => env.IMAGES.get(`job-inputs/${id}`);
 const jobObject = (id: string) => env.JOBS.get(env.JOBS.idFromName(id));
@@ -53,10 +21,7 @@ const jobObject = (id: string) => env.JOBS.get(env.JOBS.idFromName(id));
 describe("edit jobs", () => {
   it("runs an edit as a job from its stored input, bills the steps run, and deletes the input at the end", async () => {
     const gpu = installGpu();
-    const hold = gate();
-    gpu
-      .always("gpu-a.test", { kind: "ok", gate: hold.promise })
-      .always("gpu-b.test", { kind: "ok", gate: hold.promise });
+    const hold = holdGpu(gpu);
     const { key, accountId } = await newCustomer();
     const fields = {
       prompt: `edit job ${crypto.randomUUID()}`,
@@ -110,19 +75,7 @@ describe("edit jobs", () => {
   });
 
   it("delivers a signed webhook for an edit (a webhook_url alone makes the job)", async () => {
-    const gpu = healthyFakeGpu();
-    const received: { headers: Record<string, string>; body: string }[] = [];
-    const realFetch = globalThis.fetch;
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-      const request = new Request(input, init);
-      const url = new URL(request.url);
-      if (url.hostname === "127.0.0.1") return realFetch(input, init);
-      if (url.hostname === "hooks.example.test") {
-        received.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
-        return new Response("ok");
-      }
-      return gpu.handle(request);
-    });
+    const { received } = installGpuAndReceiver();
     const { key } = await newCustomer();
     const res = await edit(key, {
       prompt: `hooked edit ${crypto.randomUUID()}`,
@@ -133,14 +86,10 @@ describe("edit jobs", () => {
     const delivered = await until(key, id, (j) => j.webhook?.deliveries[0]?.state === "delivered");
     // The job object with its deliveries is the one /openapi.json documents (the contract test sees none).
     expect(jobSchema.safeParse(delivered).error).toBeUndefined();
-    const secret = (
-      (await (await call("/v1/webhooks/secret", { headers: { authorization: `Bearer ${key}` } })).json()) as {
-        secret: string;
-      }
-    ).secret;
+    const secret = await secretOf(key);
     const payload = new Webhook(secret).verify(received[0].body, received[0].headers) as {
       type: string;
-      data: { job: Job };
+      data: { job: unknown };
     };
     expect(payload).toMatchObject({
       type: "job.succeeded",
@@ -151,10 +100,7 @@ describe("edit jobs", () => {
 
   it("a cancelled edit job deletes its input at once and is not billed", async () => {
     const gpu = installGpu();
-    const hold = gate();
-    gpu
-      .always("gpu-a.test", { kind: "ok", gate: hold.promise })
-      .always("gpu-b.test", { kind: "ok", gate: hold.promise });
+    const hold = holdGpu(gpu);
     const { key, accountId } = await newCustomer();
     const res = await edit(
       key,

@@ -3,23 +3,9 @@
  * metering exactly as for generations, billed with the steps that actually run.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { EDIT_FIXTURES } from "../../fixtures/edits/fixtures";
-import { call, installGpu, ledgerRows, newCustomer } from "./support";
+import { call, edit, installGpu, ledgerRows, newCustomer } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
-
-const png = Uint8Array.from(atob(EDIT_FIXTURES["photo64.png"]), (ch) => ch.charCodeAt(0));
-
-function edit(key: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
-  const form = new FormData();
-  form.append("image", new File([png], "in.png", { type: "image/png" }));
-  for (const [k, v] of Object.entries(fields)) form.append(k, v);
-  return call("/v1/images/edits", {
-    method: "POST",
-    body: form,
-    headers: { authorization: `Bearer ${key}`, ...headers },
-  });
-}
 
 describe("edits with accounts", () => {
   it("needs an API key, bills per image with the steps run, replays under Idempotency-Key", async () => {

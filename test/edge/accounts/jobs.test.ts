@@ -4,36 +4,16 @@
  * exactly once keyed by the job, account scoping, pagination, Prefer: wait, Idempotency-Key, resumable events.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { gate } from "../support/fake-gpu";
 import { parseSse } from "../support/sse";
+import { holdGpu, type Job, jobUntil as until } from "./jobs-support";
 import { call, generate, installGpu, ledgerRows, newCustomer } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
-
-interface Job {
-  id: string;
-  status: string;
-  attempts: number;
-  progress: { images_done: number; images_total: number };
-  result: {
-    data: { url: string; seed: number }[];
-    usage: { price_micros: number; generated: number };
-  } | null;
-  error: { type: string; code: string } | null;
-}
 
 const get = (key: string, path: string, headers: Record<string, string> = {}) =>
   call(path, { headers: { authorization: `Bearer ${key}`, ...headers } });
 const post = (key: string, path: string) =>
   call(path, { method: "POST", headers: { authorization: `Bearer ${key}` } });
-
-async function until(key: string, id: string, done: (job: Job) => boolean): Promise<Job> {
-  for (;;) {
-    const job = (await (await get(key, `/v1/jobs/${id}`)).json()) as Job;
-    if (done(job)) return job;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const async = { prefer: "respond-async" };
 
@@ -55,7 +35,7 @@ describe("async jobs", () => {
       [created.id, "generated"],
     ]);
     expect(done.result?.usage.price_micros).toBe(rows.reduce((s, r) => s + r.amount_micros, 0));
-    const image = await call(new URL(done.result!.data[0].url).pathname);
+    const image = await call(new URL(done.result!.data[0].url!).pathname);
     expect(image.status).toBe(200);
   });
 
@@ -79,10 +59,7 @@ describe("async jobs", () => {
 
   it("a job cancelled before its image exists is not billed", async () => {
     const gpu = installGpu();
-    const hold = gate();
-    gpu
-      .always("gpu-a.test", { kind: "ok", gate: hold.promise })
-      .always("gpu-b.test", { kind: "ok", gate: hold.promise });
+    const hold = holdGpu(gpu);
     const { key, accountId } = await newCustomer();
     const job = (await (
       await generate(key, { prompt: `cancel ${crypto.randomUUID()}`, size: "64x64" }, async)

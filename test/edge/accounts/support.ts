@@ -9,6 +9,7 @@ import { accountsExtension } from "../../../edge/accounts/extension";
 import { createApp } from "../../../edge/app";
 import type { GenerationRequestInput } from "../../../shared/api";
 import type { ErrorEnvelope } from "../../../shared/errors";
+import { EDIT_FIXTURES } from "../../fixtures/edits/fixtures";
 import { ORIGIN } from "../support/api";
 import { type FakeGpu, healthyFakeGpu } from "../support/fake-gpu";
 
@@ -53,6 +54,20 @@ export function generate(
     },
     overrides,
   );
+}
+
+const PHOTO = Uint8Array.from(atob(EDIT_FIXTURES["photo64.png"]), (ch) => ch.charCodeAt(0));
+
+/** POST /v1/images/edits with the 64x64 test photo as `image` and `fields` as text parts. */
+export function edit(key: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+  const form = new FormData();
+  form.append("image", new File([PHOTO], "in.png", { type: "image/png" }));
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  return call("/v1/images/edits", {
+    method: "POST",
+    body: form,
+    headers: { authorization: `Bearer ${key}`, ...headers },
+  });
 }
 
 export async function readError(res: Response): Promise<ErrorEnvelope["error"]> {
