@@ -2,44 +2,12 @@ import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type ConfigSource, readConfig } from "../../edge/config";
 import { CircuitBreaker, parseRetryAfter } from "../../edge/gpu/circuit-breaker";
-import { GpuClient, type GpuClientOptions } from "../../edge/gpu/client";
 import { gpuClientFor } from "../../edge/gpu/shared-client";
-import type { InferRequest } from "../../shared/protocol";
 import { BACKEND_A, BACKEND_B, TEST_REVISION, TEST_SECRET } from "./support/api";
 import { type Behaviour, FakeGpu, fakeImage, healthyFakeGpu } from "./support/fake-gpu";
+import { unitGpuPair } from "./support/unit-gpu-pair";
 
-const SECRET = "unit-secret";
-const REVISION = "rev-1";
-const A = "gpu-a.unit";
-const B = "gpu-b.unit";
-const request: Omit<InferRequest, "deadline_ms"> = {
-  request_id: "req_unit",
-  prompt: "a lighthouse",
-  negative_prompt: "",
-  width: 64,
-  height: 64,
-  steps: 8,
-  guidance_scale: 0,
-  seed: 9,
-  output_format: "png",
-};
-
-function client(gpu: FakeGpu, overrides: Partial<GpuClientOptions> = {}) {
-  return new GpuClient({
-    backends: [`http://${A}`, `http://${B}`],
-    secret: SECRET,
-    modelRevision: REVISION,
-    attemptTimeoutMs: 200,
-    deadlineMs: 3000,
-    breaker: new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 }),
-    fetch: (input, init) => gpu.handle(new Request(input, init)),
-    ...overrides,
-  });
-}
-
-function fake(a: Behaviour, b: Behaviour = { kind: "ok" }) {
-  return new FakeGpu(SECRET, REVISION).always(A, a).always(B, b);
-}
+const { SECRET, REVISION, A, B, request, client, fake } = unitGpuPair("unit", 200);
 
 describe("GpuClient", () => {
   it("signs the request, sends the deadline and returns the image with its headers", async () => {

@@ -5,41 +5,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "../../edge/gpu/circuit-breaker";
-import { GpuClient, type GpuClientOptions, type GpuProgress } from "../../edge/gpu/client";
-import { INFER_STREAM_PATH, type InferRequest } from "../../shared/protocol";
-import { type Behaviour, FakeGpu, fakeImage } from "./support/fake-gpu";
+import type { GpuProgress } from "../../edge/gpu/client";
+import { INFER_STREAM_PATH } from "../../shared/protocol";
+import { type Behaviour, fakeImage } from "./support/fake-gpu";
+import { unitGpuPair } from "./support/unit-gpu-pair";
 
-const SECRET = "unit-secret";
-const REVISION = "rev-1";
-const A = "gpu-a.stream";
-const B = "gpu-b.stream";
-const request: Omit<InferRequest, "deadline_ms"> = {
-  request_id: "req_stream",
-  prompt: "a lighthouse",
-  negative_prompt: "",
-  width: 64,
-  height: 64,
-  steps: 8,
-  guidance_scale: 0,
-  seed: 9,
-  output_format: "png",
-};
-
-function client(gpu: FakeGpu, overrides: Partial<GpuClientOptions> = {}) {
-  return new GpuClient({
-    backends: [`http://${A}`, `http://${B}`],
-    secret: SECRET,
-    modelRevision: REVISION,
-    attemptTimeoutMs: 300,
-    deadlineMs: 3000,
-    breaker: new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 }),
-    fetch: (input, init) => gpu.handle(new Request(input, init)),
-    ...overrides,
-  });
-}
-
-const fake = (a: Behaviour, b: Behaviour = { kind: "ok" }) =>
-  new FakeGpu(SECRET, REVISION).always(A, a).always(B, b);
+const { A, B, request, client, fake } = unitGpuPair("stream", 300);
 
 describe("GpuClient over /v1/infer/stream", () => {
   it("asks for previews and passes queued, started, steps and previews on, then returns the image", async () => {

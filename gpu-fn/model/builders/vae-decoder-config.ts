@@ -3,6 +3,7 @@
  * derived from diffusers' `Decoder` module definitions (spec §5, vae_decoder_keys.tsv).
  */
 import { z } from "zod";
+import { vaeShapeTable } from "./vae-key-shapes";
 
 export const vaeConfigSchema = z.looseObject({
   act_fn: z.literal("silu").default("silu"),
@@ -67,36 +68,12 @@ export function upBlockPlan(config: VaeConfig): UpBlockPlan[] {
 
 /** Every tensor the decoder graph reads (the encoder's keys are ignored). */
 export function vaeDecoderKeyShapes(config: VaeConfig): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
+  const { shapes, conv, vec, resnet, midBlock } = vaeShapeTable();
   const top = config.block_out_channels.at(-1)!;
   const lat = config.latent_channels;
-  const conv = (key: string, out: number, inp: number, k: number) => {
-    shapes.set(`${key}.weight`, [out, inp, k, k]);
-    shapes.set(`${key}.bias`, [out]);
-  };
-  const vec = (key: string, n: number) => {
-    shapes.set(`${key}.weight`, [n]);
-    shapes.set(`${key}.bias`, [n]);
-  };
-  const resnet = (key: string, inp: number, out: number) => {
-    vec(`${key}.norm1`, inp);
-    conv(`${key}.conv1`, out, inp, 3);
-    vec(`${key}.norm2`, out);
-    conv(`${key}.conv2`, out, out, 3);
-    if (inp !== out) conv(`${key}.conv_shortcut`, out, inp, 1);
-  };
   if (config.use_post_quant_conv) conv("post_quant_conv", lat, lat, 1);
   conv("decoder.conv_in", top, lat, 3);
-  resnet("decoder.mid_block.resnets.0", top, top);
-  if (config.mid_block_add_attention) {
-    const a = "decoder.mid_block.attentions.0";
-    vec(`${a}.group_norm`, top);
-    for (const p of ["to_q", "to_k", "to_v", "to_out.0"]) {
-      shapes.set(`${a}.${p}.weight`, [top, top]);
-      shapes.set(`${a}.${p}.bias`, [top]);
-    }
-  }
-  resnet("decoder.mid_block.resnets.1", top, top);
+  midBlock("decoder.mid_block", top, config.mid_block_add_attention);
   for (const b of upBlockPlan(config)) {
     for (let j = 0; j <= config.layers_per_block; j++) {
       resnet(

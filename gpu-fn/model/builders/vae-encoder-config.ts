@@ -4,6 +4,7 @@
  * config of vae-decoder-config.ts (one `vae/config.json` for both halves).
  */
 import type { VaeConfig } from "./vae-decoder-config";
+import { vaeShapeTable } from "./vae-key-shapes";
 
 /** One encoder down block: channels and whether it downsamples (all but the last do). */
 export interface DownBlockPlan {
@@ -26,24 +27,9 @@ export function downBlockPlan(config: VaeConfig): DownBlockPlan[] {
 
 /** Every tensor the encoder graph reads (`encoder.*` and `quant_conv.*`; the decoder's keys are ignored). */
 export function vaeEncoderKeyShapes(config: VaeConfig): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
+  const { shapes, conv, vec, resnet, midBlock } = vaeShapeTable();
   const top = config.block_out_channels.at(-1)!;
   const moments = 2 * config.latent_channels; // double_z
-  const conv = (key: string, out: number, inp: number, k: number) => {
-    shapes.set(`${key}.weight`, [out, inp, k, k]);
-    shapes.set(`${key}.bias`, [out]);
-  };
-  const vec = (key: string, n: number) => {
-    shapes.set(`${key}.weight`, [n]);
-    shapes.set(`${key}.bias`, [n]);
-  };
-  const resnet = (key: string, inp: number, out: number) => {
-    vec(`${key}.norm1`, inp);
-    conv(`${key}.conv1`, out, inp, 3);
-    vec(`${key}.norm2`, out);
-    conv(`${key}.conv2`, out, out, 3);
-    if (inp !== out) conv(`${key}.conv_shortcut`, out, inp, 1);
-  };
   conv("encoder.conv_in", config.block_out_channels[0], config.in_channels, 3);
   for (const b of downBlockPlan(config)) {
     for (let j = 0; j < config.layers_per_block; j++) {
@@ -56,16 +42,7 @@ export function vaeEncoderKeyShapes(config: VaeConfig): Map<string, number[]> {
     if (b.downsample)
       conv(`encoder.down_blocks.${b.index}.downsamplers.0.conv`, b.outChannels, b.outChannels, 3);
   }
-  resnet("encoder.mid_block.resnets.0", top, top);
-  if (config.mid_block_add_attention) {
-    const a = "encoder.mid_block.attentions.0";
-    vec(`${a}.group_norm`, top);
-    for (const p of ["to_q", "to_k", "to_v", "to_out.0"]) {
-      shapes.set(`${a}.${p}.weight`, [top, top]);
-      shapes.set(`${a}.${p}.bias`, [top]);
-    }
-  }
-  resnet("encoder.mid_block.resnets.1", top, top);
+  midBlock("encoder.mid_block", top, config.mid_block_add_attention);
   vec("encoder.conv_norm_out", top);
   conv("encoder.conv_out", moments, top, 3);
   if (config.use_quant_conv) conv("quant_conv", moments, moments, 1);

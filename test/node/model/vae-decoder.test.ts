@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { Target } from "../../../gpu-fn/model/builders/types";
 import { buildVaeDecoder, parseVaeConfig, type VaeConfig } from "../../../gpu-fn/model/builders/vae-decoder";
 import { MappedWeightSource, openSafetensors, SafetensorsFile } from "../../../gpu-fn/model/safetensors";
+import { excess } from "./allclose";
 import { useTempDirs } from "./temp-dirs";
 
 const TINY = resolve("test/fixtures/golden/tiny-a");
@@ -34,14 +35,6 @@ function goldenCase(name: string) {
   };
   f.close();
   return c;
-}
-
-/** Max over i of |a-b| - (atol + rtol|ref|): <= 0 means allclose. */
-function excess(got: Float32Array, ref: Float32Array, atol: number, rtol: number): number {
-  let worst = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < ref.length; i++)
-    worst = Math.max(worst, Math.abs(got[i] - ref[i]) - (atol + rtol * Math.abs(ref[i])));
-  return worst;
 }
 
 describe.each([
