@@ -7,7 +7,9 @@
  * ends `failed` at its deadline with the last error.
  *
  * queued -> running -> succeeded | failed ; queued/running -> cancelled (POST cancel). A GPU outage (503) puts the
- * job back to queued with a backoff until its deadline. Billing happens once, when every image exists and the job
+ * job back to queued with a backoff until its deadline. Each image is made through its single flight's stream
+ * (as a `stream: true` request), so the job records the denoising steps as they happen, and a cancel leaves the
+ * flights: one nobody else waits for stops on the GPU. Billing happens once, when every image exists and the job
  * was not cancelled: ledger rows keyed by (job id, cacheKey) with INSERT OR IGNORE, so a re-run alarm cannot bill
  * twice. The D1 `jobs` row mirrors the status for listing; both expire after the retention period.
  * @module
@@ -17,6 +19,7 @@ import { insertLedgerRow, ledgerRows } from "../accounts/ledger";
 import type { Principal } from "../accounts/store";
 import { type PlannedImage, servedBase } from "../generation/plan";
 import type { FlightOutcome } from "../objects/generation";
+import { encodeFlightStreamRequest, readFlightEvents } from "../streaming/flight-events";
 import type { ServedImage } from "../types";
 import { attemptDelivery, type Delivery, retryBaseMs } from "../webhooks/deliveries";
 import { signingSecrets } from "../webhooks/secrets";
@@ -70,18 +73,47 @@ export interface JobState {
   billedMicros: number | null;
   /** When the job's next run is due (null once terminal). */
   runAt: number | null;
+  /** Denoising steps done per image in the current run (kept under its own storage key, see #recordStep). */
+  steps?: number[];
   deliveries: Delivery[];
 }
 
 const TERMINAL: JobStatus[] = ["succeeded", "failed", "cancelled"];
 
+/** Least time between two writes of step progress (each image reports every step). */
+const STEP_WRITE_MS = 250;
+
 export class JobObject extends DurableObject<Env> {
+  /** The run in progress in this instance: aborting it leaves its flights (cancel). */
+  #inflight: AbortController | null = null;
+  #steps: number[] = [];
+  #stepsWrittenAt = 0;
+
   async #load(): Promise<JobState | null> {
-    return (await this.ctx.storage.get<JobState>("job")) ?? null;
+    const state = (await this.ctx.storage.get<JobState>("job")) ?? null;
+    if (state) state.steps = (await this.ctx.storage.get<number[]>("steps")) ?? [];
+    return state;
+  }
+
+  /** Writes the job (without `steps`, which has its own key). */
+  async #put(state: JobState): Promise<void> {
+    const { steps: _steps, ...job } = state;
+    await this.ctx.storage.put("job", job);
+  }
+
+  /**
+   * Step progress goes to its own key, never into "job": a write of the run's copy of the job could otherwise
+   * undo a cancel that landed meanwhile.
+   */
+  async #recordStep(index: number, step: number, force = false): Promise<void> {
+    this.#steps[index] = Math.max(this.#steps[index] ?? 0, step);
+    if (!force && Date.now() - this.#stepsWrittenAt < STEP_WRITE_MS) return;
+    this.#stepsWrittenAt = Date.now();
+    await this.ctx.storage.put("steps", [...this.#steps]);
   }
 
   async #save(state: JobState): Promise<void> {
-    await this.ctx.storage.put("job", state);
+    await this.#put(state);
     await this.env.DB.prepare("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?")
       .bind(state.status, Date.now(), state.spec.id)
       .run();
@@ -125,7 +157,7 @@ export class JobObject extends DurableObject<Env> {
     for (const d of due) await attemptDelivery(d, hook.url, secrets, retryBaseMs(this.env));
     const fresh = (await this.#load()) ?? state;
     fresh.deliveries = fresh.deliveries.map((d) => due.find((x) => x.id === d.id) ?? d);
-    await this.ctx.storage.put("job", fresh);
+    await this.#put(fresh);
   }
 
   /** Creates the job (idempotent: a second create of the same id returns the stored state). */
@@ -146,7 +178,7 @@ export class JobObject extends DurableObject<Env> {
       deliveries: [],
     };
     this.#event(state, "queued");
-    await this.ctx.storage.put("job", state);
+    await this.#put(state);
     await this.ctx.storage.setAlarm(Date.now());
     return state;
   }
@@ -162,6 +194,8 @@ export class JobObject extends DurableObject<Env> {
     state.status = "cancelled";
     state.completedAt = Date.now();
     state.runAt = null;
+    // Leave the flights of the run in progress: a flight that only this job waits for stops on the GPU.
+    this.#inflight?.abort();
     this.#event(state, "cancelled");
     await this.#save(state);
     await deleteJobInput(this.env, state.spec.input);
@@ -206,18 +240,26 @@ export class JobObject extends DurableObject<Env> {
       return;
     }
     const failures: Failure[] = [];
-    await Promise.all(
-      state.spec.images.map(async (image, i) => {
-        if (state.served[i]) return;
-        const outcome = await this.#resolve(
-          pixels ? { ...image, job: { ...image.job, initPixels: pixels } } : image,
-        );
-        if ("served" in outcome) {
-          state.served[i] = outcome.served;
-          this.#event(state, "image", { index: i });
-        } else failures.push(outcome);
-      }),
-    );
+    const inflight = new AbortController();
+    this.#inflight = inflight;
+    this.#steps = state.spec.images.map((image, i) => (state.served[i] ? servedBase(image).steps : 0));
+    await this.#recordStep(0, 0, true);
+    try {
+      await Promise.all(
+        state.spec.images.map(async (image, i) => {
+          if (state.served[i]) return;
+          const job = pixels ? { ...image, job: { ...image.job, initPixels: pixels } } : image;
+          const outcome = await this.#resolve(job, i, inflight.signal);
+          if ("served" in outcome) {
+            state.served[i] = outcome.served;
+            await this.#recordStep(i, outcome.served.steps, true);
+            this.#event(state, "image", { index: i });
+          } else failures.push(outcome);
+        }),
+      );
+    } finally {
+      if (this.#inflight === inflight) this.#inflight = null;
+    }
     // A cancel that landed while the images were being made wins: nothing is billed.
     const latest = await this.#load();
     if (!latest || latest.status === "cancelled") return;
@@ -260,13 +302,29 @@ export class JobObject extends DurableObject<Env> {
     await deleteJobInput(this.env, state.spec.input);
   }
 
-  async #resolve(image: PlannedImage): Promise<{ served: ServedImage } | Failure> {
+  async #resolve(
+    image: PlannedImage,
+    index: number,
+    signal: AbortSignal,
+  ): Promise<{ served: ServedImage } | Failure> {
     const base = servedBase(image);
     const head = await this.env.IMAGES.head(image.cacheKey);
     if (head) return { served: { ...base, cache: "hit", source: "r2", bytes: head.size } };
     const stub = this.env.GENERATION.get(this.env.GENERATION.idFromName(image.cacheKey));
     try {
-      const outcome = await stub.generate(image.job);
+      // The flight's stream, as for `stream: true` (no previews): steps as they happen, and leaving on cancel.
+      const response = await stub.fetch("https://flight/stream", {
+        method: "POST",
+        body: encodeFlightStreamRequest({ job: image.job, previews: 0 }),
+      });
+      if (!response.ok || !response.body) throw new Error(`flight answered ${response.status}`);
+      const outcome = await readFlightEvents(
+        response.body,
+        async (event) => {
+          if (event.type === "step") await this.#recordStep(index, event.step);
+        },
+        signal,
+      );
       if (!outcome.ok) return outcome;
       return { served: { ...base, cache: "miss", source: outcome.source, bytes: outcome.size } };
     } catch (err) {

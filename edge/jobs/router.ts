@@ -10,7 +10,7 @@ import { readConfig } from "../config";
 import { ApiError } from "../errors";
 import type { AppEnv } from "../types";
 import type { JobState } from "./job-object";
-import { jobView } from "./view";
+import { jobView, stepProgress } from "./view";
 
 export const JOBS_PATH = "/v1/jobs";
 const EVENTS_POLL_MS = 250;
@@ -83,6 +83,7 @@ export function mountJobRoutes(app: Hono<AppEnv>): void {
   app.get(`${JOBS_PATH}/:id/events`, async (c) => {
     const stub = await ownedJob(c, c.req.param("id"));
     let sent = Number(c.req.header("last-event-id") ?? 0) || 0;
+    let stepsSent = -1;
     const base = origin(c);
     const encoder = new TextEncoder();
     const stream = new ReadableStream<Uint8Array>({
@@ -105,6 +106,14 @@ export function mountJobRoutes(app: Hono<AppEnv>): void {
           }
           if (terminal && state.events.every((e) => e.id <= sent)) {
             controller.close();
+            return;
+          }
+          // Denoising progress while running: no `id` (not stored, so not replayed after Last-Event-ID).
+          const steps = stepProgress(state);
+          if (state.status === "running" && steps.steps_done !== stepsSent) {
+            stepsSent = steps.steps_done;
+            const progress = { type: "progress", at: Date.now(), data: steps };
+            controller.enqueue(encoder.encode(`event: job.progress\ndata: ${JSON.stringify(progress)}\n\n`));
             return;
           }
           if (fresh.length > 0) return;

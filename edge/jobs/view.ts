@@ -3,7 +3,24 @@
  * (Unix seconds), the same `data` as the sync response once succeeded, the error envelope once failed.
  * @module
  */
+import { servedBase } from "../generation/plan";
 import type { JobState } from "./job-object";
+
+/**
+ * Denoising steps done and to do over all images (an edit's images run the steps after their start step): a
+ * made or cached image counts in full, one being made by the steps its GPU reported, the rest as none.
+ */
+export function stepProgress(state: JobState): { steps_done: number; steps_total: number } {
+  let done = 0;
+  let total = 0;
+  state.spec.images.forEach((image, i) => {
+    const steps = servedBase(image).steps;
+    total += steps;
+    if (state.served[i]) done += steps;
+    else if (state.status === "running") done += Math.min(steps, state.steps?.[i] ?? 0);
+  });
+  return { steps_done: done, steps_total: total };
+}
 
 export function jobView(state: JobState, origin: string) {
   const { spec } = state;
@@ -19,7 +36,11 @@ export function jobView(state: JobState, origin: string) {
     started_at: sec(state.startedAt),
     completed_at: sec(state.completedAt),
     attempts: state.attempts,
-    progress: { images_done: done, images_total: spec.images.length },
+    progress: {
+      images_done: done,
+      images_total: spec.images.length,
+      ...stepProgress(state),
+    },
     result:
       state.status === "succeeded"
         ? {

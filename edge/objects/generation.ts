@@ -99,8 +99,10 @@ export class GenerationObject extends DurableObject<Env> {
               type: "done",
               outcome: outcome.ok && !leader ? { ...outcome, source: "coalesced" } : outcome,
             });
+            // A subscriber that went away cancelled the stream already: there is nothing to close.
+            const cancelled = left;
             leave();
-            controller.close();
+            if (!cancelled) controller.close();
           },
           () => {}, // #run never rejects
         );
@@ -111,7 +113,8 @@ export class GenerationObject extends DurableObject<Env> {
   }
 
   #join(job: GenerationJob, previews: number): { flight: Flight; leader: boolean } {
-    if (this.#flight) {
+    // A flight whose waiters all left is being aborted: a newcomer starts a fresh one instead of its 503.
+    if (this.#flight && !this.#flight.abort.signal.aborted) {
       this.#flight.waiters++;
       return { flight: this.#flight, leader: false };
     }

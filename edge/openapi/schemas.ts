@@ -101,7 +101,18 @@ export const jobSchema = z
     started_at: unixS.nullable(),
     completed_at: unixS.nullable(),
     attempts: z.number().int().meta({ description: "Dispatches so far (a GPU outage retries the job)" }),
-    progress: z.object({ images_done: z.number().int(), images_total: z.number().int() }),
+    progress: z.object({
+      images_done: z.number().int(),
+      images_total: z.number().int(),
+      steps_done: z
+        .number()
+        .int()
+        .meta({ description: "Denoising steps done over all images, as they happen" }),
+      steps_total: z
+        .number()
+        .int()
+        .meta({ description: "Steps over all images (an edit runs those after its start step)" }),
+    }),
     result: generationResponseSchema
       .nullable()
       .meta({ description: "Once succeeded: the synchronous response's body (image URLs)" }),

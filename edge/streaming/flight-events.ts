@@ -49,12 +49,19 @@ export function pickPreviews(of: number, wanted: number): Map<number, number> {
   return picked;
 }
 
-/** Reads a flight's NDJSON stream, calling `onEvent` per event; resolves after `done` (or rejects if it breaks). */
+/**
+ * Reads a flight's NDJSON stream, calling `onEvent` per event; resolves after `done` (or rejects if it breaks).
+ * `signal` unsubscribes: the stream is cancelled, so the flight loses this waiter (and stops if it was the last).
+ */
 export async function readFlightEvents(
   body: ReadableStream<Uint8Array>,
   onEvent: (event: FlightEvent) => void | Promise<void>,
+  signal?: AbortSignal,
 ): Promise<FlightOutcome> {
   const reader = body.getReader();
+  const unsubscribe = () => void reader.cancel().catch(() => {});
+  if (signal?.aborted) unsubscribe();
+  signal?.addEventListener("abort", unsubscribe, { once: true });
   const decoder = new TextDecoder();
   let buffered = "";
   for (;;) {

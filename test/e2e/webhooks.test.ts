@@ -117,8 +117,9 @@ it("retries while the receiver is down and delivers once it is up, with one webh
   expect(job.webhook.deliveries[0].state).toBe("delivered");
 });
 
-it("bills nothing for a job cancelled before compute or during it", async () => {
+it("bills nothing for a job cancelled before compute or during it, and the GPU drops the running one", async () => {
   const { apiKey } = await stack.newAccount();
+  const imagesBefore = await stack.gpuMetric("zi_images_total");
   // During compute: a 512x512 job is running on the GPU when it is cancelled.
   const during = (await (
     await post(
@@ -158,4 +159,6 @@ it("bills nothing for a job cancelled before compute or during it", async () => 
     );
   }
   expect(await stack.usage(apiKey)).toMatchObject({ images: 0, amount_micros: 0 });
+  // The job left its flight, the flight's only waiter, so the GPU function stopped it between steps: no image.
+  expect(await stack.gpuMetric("zi_images_total")).toBe(imagesBefore);
 });

@@ -35,7 +35,12 @@ describe("edit jobs", () => {
     expect(res.status).toBe(202);
     const created = (await res.json()) as Job;
     expect(res.headers.get("location")).toBe(`/v1/jobs/${created.id}`);
-    expect(created).toMatchObject({ operation: "image_edit", status: "queued" });
+    expect(created).toMatchObject({
+      operation: "image_edit",
+      status: "queued",
+      // Two images of the 4 steps strength 0.5 runs out of 8.
+      progress: { images_total: 2, steps_done: 0, steps_total: 8 },
+    });
 
     // While the job lives: the pixels are in R2, one object for both images, and not in the job's storage.
     await until(key, created.id, (j) => j.status === "running");

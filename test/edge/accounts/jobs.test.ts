@@ -57,22 +57,67 @@ describe("async jobs", () => {
     await until(owner.key, job.id, (j) => j.status === "succeeded");
   });
 
-  it("a job cancelled before its image exists is not billed", async () => {
+  it("a cancelled job stops its GPU work when nobody else waits for it: nothing stored, nothing billed", async () => {
     const gpu = installGpu();
     const hold = holdGpu(gpu);
     const { key, accountId } = await newCustomer();
-    const job = (await (
-      await generate(key, { prompt: `cancel ${crypto.randomUUID()}`, size: "64x64" }, async)
-    ).json()) as Job;
+    const body = { prompt: `cancel ${crypto.randomUUID()}`, size: "64x64" };
+    const job = (await (await generate(key, body, async)).json()) as Job;
     await until(key, job.id, (j) => j.status === "running");
+    while (gpu.calls.length === 0) await new Promise((r) => setTimeout(r, 10));
     const cancelled = (await (await post(key, `/v1/jobs/${job.id}/cancel`)).json()) as Job;
     expect(cancelled.status).toBe("cancelled");
+    // The job left the flight, its only waiter: the GPU stream is closed (the GPU function drops the job).
+    while (!gpu.calls[0].aborted) await new Promise((r) => setTimeout(r, 10));
     hold.release();
-    // The GPU finishes (the image is cached for the next identical request), the job stays cancelled, unbilled.
-    while (gpu.calls.length === 0) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 200));
     expect((await until(key, job.id, () => true)).status).toBe("cancelled");
     expect(await ledgerRows(accountId)).toHaveLength(0);
+    // Nothing was stored: the same request is generated afresh.
+    const again = await generate(key, body);
+    expect(again.status, await again.clone().text()).toBe(200);
+    expect(again.headers.get("x-cache")).toBe("MISS");
+    expect(gpu.calls).toHaveLength(2);
+  });
+
+  it("a cancelled job leaves a flight that a synchronous request shares: that request still gets its image", async () => {
+    const gpu = installGpu();
+    const hold = holdGpu(gpu);
+    const { key, accountId } = await newCustomer();
+    const body = { prompt: `shared ${crypto.randomUUID()}`, size: "64x64", seed: 4 };
+    const job = (await (await generate(key, body, async)).json()) as Job;
+    while (gpu.calls.length === 0) await new Promise((r) => setTimeout(r, 10));
+    const sync = generate(key, body);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(((await (await post(key, `/v1/jobs/${job.id}/cancel`)).json()) as Job).status).toBe("cancelled");
+    hold.release();
+    const res = await sync;
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cache")).toBe("COALESCED");
+    expect(gpu.calls).toHaveLength(1);
+    expect(gpu.calls[0].aborted).toBeFalsy();
+    // Billed to the synchronous request only.
+    expect((await ledgerRows(accountId)).map((r) => r.request_id)).not.toContain(job.id);
+  });
+
+  it("reports the denoising steps of a running job as they happen, on the job and in its events", async () => {
+    const gpu = installGpu();
+    gpu.always("gpu-a.test", { kind: "ok", stepMs: 150 }).always("gpu-b.test", { kind: "ok", stepMs: 150 });
+    const { key } = await newCustomer();
+    const job = (await (
+      await generate(key, { prompt: `steps ${crypto.randomUUID()}`, size: "64x64", n: 2, steps: 4 }, async)
+    ).json()) as Job;
+    expect(job.progress).toMatchObject({ steps_done: 0, steps_total: 8 });
+    const midway = await until(key, job.id, (j) => j.progress.steps_done > 0);
+    expect(midway.status).toBe("running");
+    expect(midway.progress.steps_done).toBeLessThan(8);
+    const events = parseSse(await (await get(key, `/v1/jobs/${job.id}/events`)).text());
+    const progress = events.filter((e) => e.event === "job.progress");
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.every((e) => e.id === null)).toBe(true);
+    expect(progress.at(-1)?.data).toMatchObject({ type: "progress", data: { steps_total: 8 } });
+    const done = await until(key, job.id, (j) => j.status === "succeeded");
+    expect(done.progress).toMatchObject({ images_done: 2, steps_done: 8, steps_total: 8 });
   });
 
   it("stays queued through a full GPU outage, retrying, and succeeds once capacity returns", async () => {
@@ -126,7 +171,9 @@ describe("async jobs", () => {
     const job = (await (
       await generate(key, { prompt: `events ${crypto.randomUUID()}`, size: "64x64" }, async)
     ).json()) as Job;
-    const all = parseSse(await (await get(key, `/v1/jobs/${job.id}/events`)).text());
+    const all = parseSse(await (await get(key, `/v1/jobs/${job.id}/events`)).text()).filter(
+      (e) => e.event !== "job.progress",
+    );
     expect(all.map((e) => e.event)).toEqual(["job.queued", "job.running", "job.image", "job.succeeded"]);
     expect(all.at(-1)?.data).toMatchObject({ job: { id: job.id, status: "succeeded" } });
     const resumed = parseSse(

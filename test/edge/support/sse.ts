@@ -2,6 +2,8 @@
 
 export interface Sse {
   event: string | null;
+  /** The `id:` field (null when the event has none). */
+  id: string | null;
   data: Record<string, unknown>;
 }
 
@@ -13,11 +15,12 @@ export function parseSse(text: string): Sse[] {
     .map((block) => {
       const lines = block.split("\n");
       const event = lines.find((l) => l.startsWith("event: "))?.slice(7) ?? null;
+      const id = lines.find((l) => l.startsWith("id: "))?.slice(4) ?? null;
       const data = lines
         .filter((l) => l.startsWith("data: "))
         .map((l) => l.slice(6))
         .join("\n");
-      return { event, data: JSON.parse(data) as Record<string, unknown> };
+      return { event, id, data: JSON.parse(data) as Record<string, unknown> };
     });
 }
 
