@@ -1,6 +1,7 @@
 // /playground: builds an images request from the form, sends it to this origin with the key kept in this
 // browser, and shows progress, the images (seed, size, cache status, latency, price), errors as the API's
-// envelope says, copy-as-code, and a local history. Plain browser JavaScript, no dependencies.
+// envelope says, copy-as-code, and a local history. With an image chosen the request is an edit
+// (image-to-image: multipart POST /v1/images/edits with `strength`). Plain browser JavaScript, no dependencies.
 
 const $ = (id) => document.getElementById(id);
 const KEY_STORE = "zi.playground.key";
@@ -9,6 +10,7 @@ const HISTORY_MAX = 30;
 /** Previews asked for when the server streams (OpenAI's `partial_images`, 0-3). */
 const PARTIAL_IMAGES = 2;
 const ENDPOINT = "/v1/images/generations";
+const EDITS_ENDPOINT = "/v1/images/edits";
 
 const form = $("gen");
 const fields = {
@@ -24,6 +26,8 @@ const fields = {
   quality: $("quality"),
   guidance: $("guidance_scale"),
   format: $("output_format"),
+  init: $("init_image"),
+  strength: $("strength"),
 };
 const ui = {
   generate: $("generate"),
@@ -39,12 +43,17 @@ const ui = {
 };
 
 let lastBody = null;
+/** The image the next request starts from (a File, kept in this page only), and the one `lastBody` used. */
+let initFile = null;
+let lastImage = null;
+/** The file name of the last edit's image (also for an edit reopened from history, whose file is gone). */
+let lastImageLabel = null;
 let busy = false;
 let retryTimer = 0;
 /** While a Retry-After countdown runs, Generate stays disabled. */
 let retryUntil = 0;
-/** Becomes true when /openapi.json documents `stream` on the generations request (see detectStreaming). */
-let streaming = false;
+/** Per endpoint: true when /openapi.json documents its text/event-stream answer (see detectStreaming). */
+const streaming = { [ENDPOINT]: false, [EDITS_ENDPOINT]: false };
 
 // ---- key: from the URL fragment (how `npm start` hands over its dev key; fragments never reach the server),
 // else from local storage.
@@ -78,6 +87,7 @@ function readBody() {
   body.guidance_scale = Number(fields.guidance.value);
   body.output_format = fields.format.value;
   body.response_format = "url";
+  if (initFile) body.strength = Number(fields.strength.value);
   return body;
 }
 
@@ -94,6 +104,27 @@ function fillForm(body) {
   fields.quality.value = body.quality ?? "auto";
   fields.guidance.value = body.guidance_scale ?? 0;
   fields.format.value = body.output_format ?? "png";
+  if (body.strength !== undefined) fields.strength.value = body.strength;
+}
+
+// ---- the image to start from (image-to-image)
+function chooseImage(file) {
+  initFile = file ?? null;
+  const chosen = initFile !== null;
+  $("init-chosen").hidden = !chosen;
+  $("strength-row").hidden = !chosen;
+  const auto = fields.size.querySelector('option[value="auto"]');
+  auto.hidden = !chosen;
+  if (chosen) {
+    const thumb = $("init-thumb");
+    URL.revokeObjectURL(thumb.src);
+    thumb.src = URL.createObjectURL(initFile);
+    fields.size.value = "auto";
+  } else {
+    fields.init.value = "";
+    if (fields.size.value === "auto") fields.size.value = "1024x1024";
+  }
+  syncCustomSize();
 }
 
 function syncCustomSize() {
@@ -109,10 +140,12 @@ function syncCustomSize() {
 async function detectStreaming() {
   try {
     const doc = await (await fetch("/openapi.json")).json();
-    const content = doc.paths?.[ENDPOINT]?.post?.responses?.["200"]?.content ?? {};
-    streaming = "text/event-stream" in content;
+    for (const endpoint of Object.keys(streaming)) {
+      const content = doc.paths?.[endpoint]?.post?.responses?.["200"]?.content ?? {};
+      streaming[endpoint] = "text/event-stream" in content;
+    }
   } catch {
-    streaming = false;
+    for (const endpoint of Object.keys(streaming)) streaming[endpoint] = false;
   }
 }
 
@@ -179,7 +212,9 @@ function showStep(event) {
 function startProgress(body) {
   const started = performance.now();
   const steps = body.steps ?? (body.quality === "low" ? 4 : 8);
-  const label = `${body.size}, ${body.n} image${body.n > 1 ? "s" : ""}, ${steps} steps`;
+  const size = body.size === "auto" ? "the image's size" : body.size;
+  const what = body.strength === undefined ? "" : `from the image at strength ${body.strength}, `;
+  const label = `${size}, ${what}${body.n} image${body.n > 1 ? "s" : ""}, ${steps} steps`;
   ui.progress.hidden = false;
   ui.progress.removeAttribute("value");
   liveStep = "";
@@ -235,20 +270,22 @@ function price(micros) {
 
 function showImages(body, images, meta) {
   ui.previews.replaceChildren();
+  // size "auto" (an edit at the image's size): the answer says which size it was.
+  const size = meta.size ?? body.size;
   const cards = images.map((item, i) => {
     const figure = document.createElement("figure");
     const img = new Image();
-    const [w, h] = body.size.split("x").map(Number);
+    const [w, h] = size.split("x").map(Number);
     img.width = w;
     img.height = h;
     img.alt = `Image ${i + 1}: ${body.prompt}`;
     img.src = item.url ?? `data:image/${body.output_format};base64,${item.b64_json}`;
-    img.dataset.size = body.size;
+    img.dataset.size = size;
     const caption = document.createElement("figcaption");
     caption.append(
       metaList([
         ["Seed", String(item.seed ?? body.seed ?? "—")],
-        ["Size", body.size],
+        ["Size", size],
         ["Format", body.output_format],
       ]),
     );
@@ -352,18 +389,28 @@ function shellQuote(text) {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-function snippets(body) {
+/** The request as code; an edit (`strength` set) sends `imageName` from the current folder. */
+function snippets(body, imageName = "image.png") {
+  return body.strength === undefined ? generationSnippets(body) : editSnippets(body, imageName);
+}
+
+const OPENAI_KEYS = ["prompt", "n", "size", "quality", "response_format", "output_format"];
+
+/** Python: the OpenAI parameters as keywords, this API's extensions in `extra_body`. */
+function pythonArgs(body) {
+  const standard = OPENAI_KEYS.filter((k) => k in body).map((k) => `    ${k}=${JSON.stringify(body[k])},`);
+  const extra = Object.fromEntries(Object.entries(body).filter(([k]) => !OPENAI_KEYS.includes(k)));
+  return [...standard, ...(Object.keys(extra).length ? [`    extra_body=${JSON.stringify(extra)},`] : [])];
+}
+
+function generationSnippets(body) {
   const base = `${location.origin}/v1`;
-  const json = JSON.stringify(body);
-  const openaiKeys = ["prompt", "n", "size", "quality", "response_format", "output_format"];
-  const standard = openaiKeys.filter((k) => k in body).map((k) => `    ${k}=${JSON.stringify(body[k])},`);
-  const extra = Object.fromEntries(Object.entries(body).filter(([k]) => !openaiKeys.includes(k)));
   return {
     curl: [
       `curl -s ${base}/images/generations \\`,
       '  -H "Authorization: Bearer $ZI_API_KEY" \\',
       '  -H "Content-Type: application/json" \\',
-      `  -d ${shellQuote(json)}`,
+      `  -d ${shellQuote(JSON.stringify(body))}`,
     ].join("\n"),
     node: [
       'import OpenAI from "openai";',
@@ -378,8 +425,45 @@ function snippets(body) {
       "",
       `client = OpenAI(base_url=${JSON.stringify(base)}, api_key=os.environ["ZI_API_KEY"])`,
       "result = client.images.generate(",
-      ...standard,
-      ...(Object.keys(extra).length ? [`    extra_body=${JSON.stringify(extra)},`] : []),
+      ...pythonArgs(body),
+      ")",
+      "print(result.data)",
+    ].join("\n"),
+  };
+}
+
+function editSnippets(body, imageName) {
+  const base = `${location.origin}/v1`;
+  const type = `image/${imageName.toLowerCase().endsWith(".png") ? "png" : imageName.toLowerCase().endsWith(".webp") ? "webp" : "jpeg"}`;
+  return {
+    curl: [
+      `curl -s ${base}/images/edits \\`,
+      '  -H "Authorization: Bearer $ZI_API_KEY" \\',
+      `  -F image=@${shellQuote(imageName)} \\`,
+      // --form-string: a value starting with @ or < stays text (with -F curl would read a file).
+      ...Object.entries(body).map(([k, v]) => `  --form-string ${shellQuote(`${k}=${v}`)} \\`),
+    ]
+      .join("\n")
+      .replace(/ \\$/, ""),
+    node: [
+      'import fs from "node:fs";',
+      'import OpenAI, { toFile } from "openai";',
+      "",
+      `const client = new OpenAI({ baseURL: ${JSON.stringify(base)}, apiKey: process.env.ZI_API_KEY });`,
+      "const result = await client.images.edit({",
+      `  image: await toFile(fs.readFileSync(${JSON.stringify(imageName)}), ${JSON.stringify(imageName)}, { type: ${JSON.stringify(type)} }),`,
+      ...Object.entries(body).map(([k, v]) => `  ${k}: ${JSON.stringify(v)},`),
+      "});",
+      "console.log(result.data);",
+    ].join("\n"),
+    python: [
+      "import os",
+      "from openai import OpenAI",
+      "",
+      `client = OpenAI(base_url=${JSON.stringify(base)}, api_key=os.environ["ZI_API_KEY"])`,
+      "result = client.images.edit(",
+      `    image=open(${JSON.stringify(imageName)}, "rb"),`,
+      ...pythonArgs(body),
       ")",
       "print(result.data)",
     ].join("\n"),
@@ -388,12 +472,17 @@ function snippets(body) {
 
 function showCode(body) {
   ui.code.hidden = false;
-  ui.codeText.textContent = snippets(body).curl;
+  ui.codeText.textContent = snippets(body, lastImageName()).curl;
+}
+
+/** The file name the code snippets of the last request read its image from. */
+function lastImageName() {
+  return lastImage?.name ?? lastImageLabel ?? "image.png";
 }
 
 async function copy(kind) {
   if (!lastBody) return;
-  const text = snippets(lastBody)[kind];
+  const text = snippets(lastBody, lastImageName())[kind];
   ui.codeText.textContent = text;
   try {
     await navigator.clipboard.writeText(text);
@@ -421,6 +510,8 @@ function addHistory(body, images, meta) {
     // b64 images (streamed) are too big for local storage; "Same again" on a reopened entry fetches them.
     images: images.map((item) => ({ url: item.url ?? null, seed: item.seed ?? null })),
     meta,
+    // An edit: the image's name only (the file itself is not kept).
+    imageName: lastImage?.name ?? null,
   };
   const entries = [entry, ...loadHistory()].slice(0, HISTORY_MAX);
   localStorage.setItem(HISTORY_STORE, JSON.stringify(entries));
@@ -444,7 +535,9 @@ function renderHistory() {
       }
       const text = document.createElement("span");
       const when = new Date(entry.at).toLocaleString();
-      text.textContent = `${entry.body.prompt.slice(0, 80)} · ${entry.body.size} · ${entry.meta.cache || "?"} · ${when}`;
+      const kind = entry.imageName ? `edit of ${entry.imageName} · ` : "";
+      const size = entry.meta.size ?? entry.body.size;
+      text.textContent = `${kind}${entry.body.prompt.slice(0, 80)} · ${size} · ${entry.meta.cache || "?"} · ${when}`;
       button.append(text);
       button.addEventListener("click", () => reopen(entry));
       li.append(button);
@@ -454,25 +547,38 @@ function renderHistory() {
 }
 
 function reopen(entry) {
+  const isEdit = entry.imageName != null;
+  // An edit reruns with the image chosen now only if it is the same file (by name); a generation drops it.
+  if (!isEdit) chooseImage(null);
   fillForm(entry.body);
   lastBody = entry.body;
-  ui.again.disabled = false;
+  lastImage = isEdit && initFile?.name === entry.imageName ? initFile : null;
+  lastImageLabel = entry.imageName;
+  ui.again.disabled = isEdit && lastImage === null;
   ui.error.hidden = true;
   const images = entry.images.filter((i) => i.url);
   showImages(entry.body, images, entry.meta);
   showCode(entry.body);
-  ui.status.textContent = images.length
-    ? `Reopened from history (${new Date(entry.at).toLocaleString()}).`
-    : "Reopened from history; use Same again to fetch its images (a cache hit).";
+  const when = new Date(entry.at).toLocaleString();
+  if (isEdit && lastImage === null) {
+    ui.status.textContent = `Reopened from history (${when}); choose ${entry.imageName} again to rerun this edit.`;
+  } else {
+    ui.status.textContent = images.length
+      ? `Reopened from history (${when}).`
+      : "Reopened from history; use Same again to fetch its images (a cache hit).";
+  }
 }
 
-// ---- generate
-async function generate(body) {
+// ---- generate (with `image`: an edit, multipart to /v1/images/edits)
+async function generate(body, image = null) {
   if (busy) return;
   const key = fields.key.value.trim();
   localStorage.setItem(KEY_STORE, key);
   busy = true;
   lastBody = body;
+  lastImage = image;
+  lastImageLabel = image?.name ?? null;
+  const endpoint = image ? EDITS_ENDPOINT : ENDPOINT;
   ui.generate.disabled = true;
   ui.again.disabled = true;
   ui.error.hidden = true;
@@ -480,21 +586,30 @@ async function generate(body) {
   showCode(body);
   const stop = startProgress(body);
   const started = performance.now();
-  const post = (stream) =>
-    fetch(ENDPOINT, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify(stream ? { ...body, stream: true, partial_images: PARTIAL_IMAGES } : body),
-    });
+  const post = (stream) => {
+    const payload = stream ? { ...body, stream: true, partial_images: PARTIAL_IMAGES } : body;
+    if (!image) {
+      return fetch(endpoint, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify(payload),
+      });
+    }
+    // As the openai SDKs send an edit: the image as a file part, every field as a text part.
+    const form = new FormData();
+    form.append("image", image, image.name);
+    for (const [name, value] of Object.entries(payload)) form.append(name, String(value));
+    return fetch(endpoint, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: form });
+  };
   try {
-    let res = await post(streaming);
-    if (streaming && res.status === 400) {
+    let res = await post(streaming[endpoint]);
+    if (streaming[endpoint] && res.status === 400) {
       const envelope = await res
         .clone()
         .json()
         .catch(() => null);
       if (envelope?.error?.param === "stream") {
-        streaming = false;
+        streaming[endpoint] = false;
         res = await post(false);
       }
     }
@@ -513,6 +628,7 @@ async function generate(body) {
         )
       : await res.json();
     const meta = isStream ? streamedMeta(res, started, result.data) : readMeta(res, started);
+    meta.size = result.size ?? result.data[0]?.size ?? body.size;
     stop();
     ui.status.textContent = `Done in ${meta.latencyMs} ms (${meta.cache || "no cache header"}).`;
     showImages(body, result.data, meta);
@@ -543,12 +659,14 @@ fields.size.addEventListener("change", syncCustomSize);
 $("dice").addEventListener("click", () => {
   fields.seed.value = String(crypto.getRandomValues(new Uint32Array(1))[0]);
 });
+fields.init.addEventListener("change", () => chooseImage(fields.init.files?.[0]));
+$("init-clear").addEventListener("click", () => chooseImage(null));
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  void generate(readBody());
+  void generate(readBody(), initFile);
 });
 ui.again.addEventListener("click", () => {
-  if (lastBody) void generate(lastBody);
+  if (lastBody) void generate(lastBody, lastImage);
 });
 for (const button of document.querySelectorAll("[data-copy]")) {
   button.addEventListener("click", () => void copy(button.dataset.copy));

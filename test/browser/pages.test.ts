@@ -212,6 +212,50 @@ describe("/playground", () => {
     }
   });
 
+  it("edits a chosen image: multipart to /v1/images/edits at the image's size, streamed, a repeat hits, the copied curl runs", async () => {
+    const { page, foreign } = await open(`/playground#key=${apiKey}`, { clipboard: true });
+    const fixtures = join(REPO_ROOT, "test/fixtures/edits");
+    await page.getByLabel("Image to start from").setInputFiles(join(fixtures, "photo64.png"));
+    // Choosing an image offers (and selects) the image's own size.
+    await expect(page.getByLabel("Size preset").inputValue()).resolves.toBe("auto");
+    await page.getByLabel("Prompt", { exact: true }).fill(`${prompt}, restyled`);
+    await page.getByRole("spinbutton", { name: "Strength" }).fill("0.5");
+    await page.getByRole("spinbutton", { name: "Seed" }).fill("3");
+    const sent = page.waitForRequest(`${origin}/v1/images/edits`);
+    await page.getByRole("button", { name: "Generate" }).click();
+    const request = await sent;
+    expect(request.headers()["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
+    // 8 steps at strength 0.5 run the last 4: the stream's progress counts those.
+    await page.waitForFunction(() => /step \d\/4/.test(document.querySelector("#status")?.textContent ?? ""));
+    expect(await result(page)).toEqual({ width: 64, height: 64, cache: "MISS" });
+    // The strength reached the server: billed for the 4 steps that ran, at the image's 64x64.
+    const billed =
+      E2E_PLAN.image_base_micros + Math.ceil((64 * 64 * 4 * E2E_PLAN.megapixel_step_micros) / 1e6);
+    await expect(page.locator('[data-meta="price"]').textContent()).resolves.toBe(
+      `$${(billed / 1e6).toFixed(6)}`,
+    );
+    await expect(page.locator("#images figure").first().textContent()).resolves.toContain("3");
+    await page.getByRole("button", { name: "Same again" }).click();
+    await expect.poll(() => page.locator('[data-meta="cache"]').textContent()).toBe("HIT");
+    await expect(page.locator("#history button").first().textContent()).resolves.toContain(
+      "edit of photo64.png",
+    );
+    await screenshot(page, "playground-edit");
+    expect(foreign).toEqual([]);
+
+    // The copied curl sends the same edit from the image's folder: the cached image, same seed.
+    await page.getByRole("button", { name: "Copy as curl" }).click();
+    const curl = await page.evaluate(() => navigator.clipboard.readText());
+    expect(curl).toContain("/v1/images/edits");
+    const env = { ...process.env, ZI_API_KEY: apiKey };
+    const out = JSON.parse((await run("bash", ["-c", curl], { env, cwd: fixtures })).stdout) as {
+      data: { url: string; seed: number }[];
+    };
+    expect(out.data[0]?.seed).toBe(3);
+    const shown = await page.locator("#images figure a").first().getAttribute("href");
+    expect(out.data[0]?.url).toBe(shown);
+  });
+
   it("keeps a history in this browser that reopens a generation", async () => {
     const { page } = await open(`/playground#key=${apiKey}`);
     await fillPlayground(page, { prompt: `${prompt} history`, size: "256x256", seed: 11 });

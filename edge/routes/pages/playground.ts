@@ -1,6 +1,6 @@
 /**
  * GET /playground: the form; public/assets/playground.js does the rest in the browser (requests, progress,
- * errors, history). The API key never reaches this route: the page keeps it in the browser, and the local
+ * errors, history). With an image chosen, the same form makes an edit (POST /v1/images/edits, image-to-image). The API key never reaches this route: the page keeps it in the browser, and the local
  * stack hands its dev key over in the URL fragment (`/playground#key=...`), which browsers do not send.
  * @module
  */
@@ -55,10 +55,27 @@ export function playgroundPage() {
             <textarea id="negative_prompt" name="negative_prompt" rows="2" maxlength="4000"></textarea>
           </div>
           <fieldset class="field">
+            <legend>Start from an image <span class="opt">(optional: image-to-image)</span></legend>
+            <input id="init_image" name="init_image" type="file" accept="image/png,image/jpeg,image/webp"
+              aria-label="Image to start from" aria-describedby="init-help" />
+            <div class="row" id="init-chosen" hidden>
+              <img id="init-thumb" alt="The image to start from" width="64" height="64" />
+              <button type="button" id="init-clear">Remove image</button>
+            </div>
+            <div class="row" id="strength-row" hidden>
+              <label for="strength">Strength</label>
+              <input id="strength" name="strength" type="number" min="0.05" max="1" step="0.05" value="0.6"
+                aria-describedby="init-help" />
+            </div>
+            <p id="init-help" class="help">PNG, JPEG or WebP up to 10 MiB, kept in this browser until you
+              generate. Strength 0.6 keeps the picture's layout and restyles it; 1 ignores its content.</p>
+          </fieldset>
+          <fieldset class="field">
             <legend>Size</legend>
             <select id="size" name="size" aria-label="Size preset">
               ${SIZE_PRESETS.map(([size, ratio]) => html`<option value="${size}">${size} (${ratio})</option>`)}
               <option value="custom">Custom…</option>
+              <option value="auto" hidden>The image's size (auto)</option>
             </select>
             <div class="row" id="custom-size" hidden>
               <label for="width">W</label>
