@@ -1,8 +1,10 @@
 /**
- * Turns zod validation failures into the error envelope (400, `param` = the offending field).
+ * Turns zod validation failures into the error envelope (400, `param` = the offending field), and reads a JSON body
+ * against a schema for the routes that are plain Hono handlers (admin API, webhook endpoint).
  * @module
  */
 import type { Hook } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import type { z } from "zod";
 import { ApiError } from "./errors";
 import type { AppEnv } from "./types";
@@ -25,3 +27,16 @@ export function validationError(error: z.ZodError): ApiError {
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
   if (!result.success) throw validationError(result.error as z.ZodError);
 };
+
+/** The request's JSON body, validated: 400 `invalid_json` when it is not JSON, else the schema's first issue. */
+export async function readBody<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new ApiError("invalid_request_error", "Body must be a JSON object", { code: "invalid_json" });
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw validationError(parsed.error);
+  return parsed.data;
+}

@@ -12,7 +12,7 @@ import { readConfig } from "../config";
 import { ApiError } from "../errors";
 import { type GenerationPlan, servedBase } from "../generation/plan";
 import type { AppEnv } from "../types";
-import { checkWebhookUrl } from "../webhooks/ssrf";
+import { checkWebhookTarget, readEndpoint, type WebhookTarget } from "../webhooks/endpoint";
 import { deleteJobInput, storeJobInput } from "./inputs";
 import { JOB_RETENTION_MS, type JobState } from "./job-object";
 import { jobView } from "./view";
@@ -48,20 +48,13 @@ export async function createJob(
   if (!principal) {
     throw new ApiError("invalid_request_error", "Async jobs need an API key", { code: "jobs_unavailable" });
   }
-  let webhook: { url: string; events: "completed" | "all" } | null = null;
+  // The request's webhook_url, else the account's default endpoint (PUT /v1/webhooks/endpoint), else none.
+  let webhook: WebhookTarget | null = null;
   if (body.webhook_url) {
-    const allow = String((c.env as { WEBHOOK_ALLOW_HOSTS?: string }).WEBHOOK_ALLOW_HOSTS ?? "")
-      .split(",")
-      .map((h) => h.trim())
-      .filter(Boolean);
-    const verdict = checkWebhookUrl(body.webhook_url, allow);
-    if (!verdict.ok) {
-      throw new ApiError("invalid_request_error", verdict.reason, {
-        param: "webhook_url",
-        code: "webhook_url_refused",
-      });
-    }
-    webhook = { url: verdict.url.href, events: body.webhook_events };
+    webhook = { url: checkWebhookTarget(c, body.webhook_url), events: body.webhook_events };
+  } else {
+    const endpoint = await readEndpoint(c.env.DB, principal.accountId);
+    if (endpoint) webhook = { url: endpoint.url, events: endpoint.events };
   }
   const id = `job_${crypto.randomUUID().replaceAll("-", "")}`;
   const now = Date.now();

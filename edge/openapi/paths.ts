@@ -10,6 +10,7 @@ import { usageQuerySchema } from "../accounts/usage";
 import { createAccountSchema, updateAccountSchema } from "../routes/admin/accounts";
 import { issueKeySchema } from "../routes/admin/keys";
 import type { AppEnv } from "../types";
+import { webhookEndpointInputSchema } from "../webhooks/router";
 import {
   accountKeysSchema,
   accountSchema,
@@ -20,6 +21,7 @@ import {
   planListSchema,
   planSchema,
   usageReportSchema,
+  webhookEndpointSchema,
   webhookSecretSchema,
 } from "./schemas";
 
@@ -110,6 +112,28 @@ export function registerDocumentedPaths(app: OpenAPIHono<AppEnv>): void {
     path: "/v1/webhooks/secret/rotate",
     summary: "Rotate the signing secret; the previous one keeps signing for 24 h",
     responses: { 200: json(webhookSecretSchema, "The new secret") },
+  });
+  r.registerPath({
+    ...webhooks,
+    method: "get",
+    path: "/v1/webhooks/endpoint",
+    summary: "The account's default webhook endpoint (url null when unset)",
+    responses: { 200: json(webhookEndpointSchema, "The endpoint") },
+  });
+  r.registerPath({
+    ...webhooks,
+    method: "put",
+    path: "/v1/webhooks/endpoint",
+    summary: "Set the default endpoint: every async job without a webhook_url of its own is delivered there",
+    request: { body: jsonBody(webhookEndpointInputSchema) },
+    responses: { 200: json(webhookEndpointSchema, "The endpoint") },
+  });
+  r.registerPath({
+    ...webhooks,
+    method: "delete",
+    path: "/v1/webhooks/endpoint",
+    summary: "Remove the default endpoint (jobs already created keep theirs)",
+    responses: { 200: json(webhookEndpointSchema, "The endpoint, now unset") },
   });
 
   const admin = { tags: ["Admin"] };

@@ -170,3 +170,15 @@ export const webhookSecretSchema = z
       .meta({ description: "After a rotation: until when the previous secret still signs too" }),
   })
   .meta({ id: "WebhookSecret" });
+
+export const webhookEndpointSchema = z
+  .object({
+    object: z.literal("webhook_endpoint"),
+    url: z
+      .string()
+      .nullable()
+      .meta({ description: "Where jobs without a webhook_url are delivered; null: unset" }),
+    events: z.enum(["completed", "all"]).nullable(),
+    updated_at: unixS.nullable(),
+  })
+  .meta({ id: "WebhookEndpoint" });

@@ -16,8 +16,8 @@ import { principalCache } from "../../accounts/principal-cache";
 import { type Account, AccountStore } from "../../accounts/store";
 import { ApiError } from "../../errors";
 import type { AppEnv } from "../../types";
+import { readBody } from "../../validation";
 import { respondWithUsage } from "../usage/respond";
-import { readBody } from "./read-body";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 

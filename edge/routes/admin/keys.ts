@@ -14,8 +14,8 @@ import { SCOPES } from "../../accounts/scopes";
 import { AccountStore } from "../../accounts/store";
 import { ApiError } from "../../errors";
 import type { AppEnv } from "../../types";
+import { readBody } from "../../validation";
 import { requireAccount } from "./accounts";
-import { readBody } from "./read-body";
 
 export const issueKeySchema = z.strictObject({
   mode: z.enum(KEY_MODES).default("live"),

@@ -23,6 +23,7 @@ export async function jobUntil(key: string, id: string, done: (job: Job) => bool
 }
 
 export interface Received {
+  url: string;
   headers: Record<string, string>;
   body: string;
 }
@@ -37,7 +38,11 @@ export function installGpuAndReceiver(statuses: number[] = []) {
     const url = new URL(request.url);
     if (url.hostname === "127.0.0.1") return realFetch(input, init);
     if (url.hostname === "hooks.example.test") {
-      received.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
+      received.push({
+        url: request.url,
+        headers: Object.fromEntries(request.headers),
+        body: await request.text(),
+      });
       return new Response("ok", { status: statuses.shift() ?? 200 });
     }
     return gpu.handle(request);

@@ -82,6 +82,61 @@ describe("webhook deliveries", () => {
     expect(list.data).toHaveLength(0);
   });
 
+  it("delivers jobs without a webhook_url to the account's default endpoint; a webhook_url wins; DELETE stops it", async () => {
+    const { received } = install([]);
+    const { key } = await newCustomer();
+    const other = await newCustomer();
+    const endpoint = (init: RequestInit = {}, who = key) =>
+      call("/v1/webhooks/endpoint", {
+        ...init,
+        headers: { authorization: `Bearer ${who}`, "content-type": "application/json" },
+      });
+    expect(await (await endpoint()).json()).toMatchObject({ object: "webhook_endpoint", url: null });
+    const refused = await endpoint({ method: "PUT", body: JSON.stringify({ url: "https://10.0.0.8/hook" }) });
+    expect(refused.status).toBe(400);
+    expect(await readError(refused)).toMatchObject({ param: "url", code: "webhook_url_refused" });
+    const set = await endpoint({
+      method: "PUT",
+      body: JSON.stringify({ url: "https://hooks.example.test/default" }),
+    });
+    expect(await set.json()).toMatchObject({
+      url: "https://hooks.example.test/default",
+      events: "completed",
+    });
+    // Another account's endpoint is its own.
+    expect(await (await endpoint({}, other.key)).json()).toMatchObject({ url: null });
+
+    const job = async (body: Record<string, unknown>) => {
+      const res = await generate(
+        key,
+        { size: "64x64", ...body, prompt: `default ${crypto.randomUUID()}` },
+        {
+          prefer: "respond-async",
+        },
+      );
+      return ((await res.json()) as { id: string }).id;
+    };
+    const viaDefault = await job({});
+    const viaOwn = await job({ webhook_url: "https://hooks.example.test/own" });
+    for (const id of [viaDefault, viaOwn])
+      await jobUntil(key, id, (j) => j.webhook?.deliveries[0]?.state === "delivered");
+    const targets = (id: string) =>
+      received
+        .filter((r) => (JSON.parse(r.body) as { data: { job: { id: string } } }).data.job.id === id)
+        .map((r) => r.url);
+    expect(targets(viaDefault)).toEqual(["https://hooks.example.test/default"]);
+    expect(targets(viaOwn)).toEqual(["https://hooks.example.test/own"]);
+    // A synchronous request is not a job: nothing is delivered for it.
+    const before = received.length;
+    expect((await generate(key, { prompt: `sync ${crypto.randomUUID()}`, size: "64x64" })).status).toBe(200);
+
+    await endpoint({ method: "DELETE" });
+    const after = await job({});
+    await jobUntil(key, after, (j) => j.status === "succeeded");
+    expect((await jobUntil(key, after, () => true)).webhook).toBeNull();
+    expect(received.length).toBe(before);
+  });
+
   it("rotates the secret; the previous one keeps verifying during the grace period", async () => {
     const { received } = install([]);
     const { key } = await newCustomer();

@@ -61,6 +61,8 @@ beforeAll(async () => {
     size: ["64x64", "128x64", "auto"],
     start: ["2026-01-01", new Date(Date.now() - 86_400_000).toISOString()],
     end: [new Date().toISOString().slice(0, 10)],
+    // The webhook endpoint's url (PUT /v1/webhooks/endpoint): a public https one, and one the SSRF guard refuses.
+    url: ["https://hooks.example.com/zimage", "https://127.0.0.1/hook"],
   });
 });
 afterAll(() => vi.restoreAllMocks());
@@ -210,6 +212,9 @@ describe("every operation of /openapi.json honours its contract", () => {
         "post /v1/jobs/{id}/cancel",
         "get /v1/webhooks/secret",
         "post /v1/webhooks/secret/rotate",
+        "get /v1/webhooks/endpoint",
+        "put /v1/webhooks/endpoint",
+        "delete /v1/webhooks/endpoint",
       ]),
     );
   });
