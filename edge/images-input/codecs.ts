@@ -59,6 +59,28 @@ export function sniffFormat(bytes: Uint8Array): InputFormat | null {
   return null;
 }
 
+/**
+ * Colour components of a JPEG (1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK) from its frame header (SOFn), null when none is
+ * found. MozJPEG cannot convert 4-component JPEGs to RGB, so they are refused before decoding.
+ */
+export function jpegComponents(bytes: Uint8Array): number | null {
+  let at = 2;
+  while (at + 9 < bytes.length) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1];
+    // SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC): precision, height, width, then the component count.
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return bytes[at + 9];
+    }
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      at += 2;
+      continue;
+    }
+    at += 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
+  }
+  return null;
+}
+
 export interface Rgba {
   width: number;
   height: number;

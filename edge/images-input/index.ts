@@ -3,7 +3,8 @@
  *   1. bytes bounded (413 `image_too_large`), format from magic bytes (400 `unsupported_image_format`);
  *   2. dimensions read from the header (image-size) and bounded before any pixel is decoded
  *      (400 `image_too_many_pixels` / `image_too_small`), so a decompression bomb costs nothing;
- *   3. WASM decode to RGBA (codecs.ts; 400 `invalid_image` when it fails);
+ *   3. WASM decode to RGBA (codecs.ts; 400 `invalid_image` when it fails, `unsupported_color_space` for CMYK
+ *      JPEGs, which MozJPEG cannot turn into RGB);
  *   4. alpha dropped and gray/palette expanded, as PIL's convert("RGB") (diffusers' load_image) does: colour
  *      values are kept as stored, no compositing; ICC profiles are not applied (PIL does not either);
  *   5. EXIF orientation applied (orientation.ts), as ImageOps.exif_transpose;
@@ -15,7 +16,7 @@ import { imageSize } from "image-size";
 import { sha256Hex } from "../../shared/hmac";
 import { MAX_INIT_IMAGE_PIXELS } from "../../shared/protocol";
 import { ApiError } from "../errors";
-import { decodeToRgba, type InputFormat, sniffFormat } from "./codecs";
+import { decodeToRgba, type InputFormat, jpegComponents, sniffFormat } from "./codecs";
 import { applyOrientation, exifOrientation } from "./orientation";
 
 /** Largest upload accepted per image (OpenAI allows up to 50 MB for gpt-image-1; a Worker has 128 MB). */
@@ -66,6 +67,13 @@ export async function normalizeInputImage(bytes: Uint8Array, param = "image"): P
     throw bad(
       `${param} must be at least ${MIN_INPUT_IMAGE_SIDE} pixels on each side`,
       "image_too_small",
+      param,
+    );
+  }
+  if (format === "jpeg" && jpegComponents(bytes) === 4) {
+    throw bad(
+      `${param} is a CMYK JPEG; convert it to RGB (sRGB) first: only RGB and grayscale JPEGs are read`,
+      "unsupported_color_space",
       param,
     );
   }
