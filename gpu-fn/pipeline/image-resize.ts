@@ -66,18 +66,86 @@ function taps(inSize: number, outSize: number): Taps {
 // Sums stay inside int32, as in Pillow (255 · Σ|w| · 2^22 < 2^31), and are exact in float64.
 const clip8 = (acc: number) => (acc <= 0 ? 0 : acc >= ONE * 256 ? 255 : acc >> PRECISION_BITS);
 
-/** PIL's Lanczos resize of RGB8 pixels (row-major, no padding). */
-export function resizeLanczosPil(
+/** Output rows between two yields to the event loop (a 2048² → 1024² resize takes ~0.3 s of CPU in all). */
+const ROWS_PER_SLICE = 64;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Horizontal pass over rows [from, to) of `out` (input row = output row + firstRow). */
+function horizontalRows(
+  rgb: Uint8Array,
+  width: number,
+  out: Uint8Array,
+  toWidth: number,
+  t: Taps,
+  firstRow: number,
+  from: number,
+  to: number,
+): void {
+  const { first, count, weights, size } = t;
+  for (let y = from; y < to; y++) {
+    const inRow = (y + firstRow) * width * 3;
+    const outRow = y * toWidth * 3;
+    for (let xx = 0; xx < toWidth; xx++) {
+      const n = count[xx];
+      const w0 = xx * size;
+      let p = inRow + first[xx] * 3;
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      for (let x = 0; x < n; x++, p += 3) {
+        const w = weights[w0 + x];
+        r += rgb[p] * w;
+        g += rgb[p + 1] * w;
+        b += rgb[p + 2] * w;
+      }
+      const o = outRow + xx * 3;
+      out[o] = clip8(r);
+      out[o + 1] = clip8(g);
+      out[o + 2] = clip8(b);
+    }
+  }
+}
+
+/** Vertical pass over output rows [from, to), one row at a time (sequential memory). */
+function verticalRows(
+  src: Uint8Array,
+  rowLength: number,
+  out: Uint8Array,
+  acc: Float64Array,
+  t: Taps,
+  rowOffset: number,
+  from: number,
+  to: number,
+): void {
+  for (let yy = from; yy < to; yy++) {
+    const y0 = t.first[yy] - rowOffset;
+    const n = t.count[yy];
+    const w0 = yy * t.size;
+    acc.fill(HALF);
+    for (let y = 0; y < n; y++) {
+      const weight = t.weights[w0 + y];
+      const row = (y0 + y) * rowLength;
+      for (let x = 0; x < rowLength; x++) acc[x] += src[row + x] * weight;
+    }
+    const o = yy * rowLength;
+    for (let x = 0; x < rowLength; x++) out[o + x] = clip8(acc[x]);
+  }
+}
+
+/**
+ * PIL's Lanczos resize of RGB8 pixels (row-major, no padding). It runs on the GPU function's main thread, so it
+ * works in slices of ROWS_PER_SLICE rows and yields between them: heartbeats, step events and other requests
+ * keep flowing meanwhile. (The loops live in plain functions: V8 optimises them there, not inside an async one.)
+ */
+export async function resizeLanczosPil(
   rgb: Uint8Array,
   width: number,
   height: number,
   toWidth: number,
   toHeight: number,
-): Uint8Array {
-  const needX = toWidth !== width;
-  const needY = toHeight !== height;
-  const tx = needX ? taps(width, toWidth) : null;
-  const ty = needY ? taps(height, toHeight) : null;
+): Promise<Uint8Array> {
+  const tx = toWidth !== width ? taps(width, toWidth) : null;
+  const ty = toHeight !== height ? taps(height, toHeight) : null;
   // Horizontal pass, over the input rows the vertical pass uses only.
   let src = rgb;
   let rowOffset = 0;
@@ -86,49 +154,20 @@ export function resizeLanczosPil(
     const lastRow = ty ? ty.first[toHeight - 1] + ty.count[toHeight - 1] : height;
     const rows = lastRow - firstRow;
     const out = new Uint8Array(toWidth * rows * 3);
-    const { first, count, weights, size } = tx;
-    for (let y = 0; y < rows; y++) {
-      const inRow = (y + firstRow) * width * 3;
-      const outRow = y * toWidth * 3;
-      for (let xx = 0; xx < toWidth; xx++) {
-        const n = count[xx];
-        const w0 = xx * size;
-        let p = inRow + first[xx] * 3;
-        let r = HALF;
-        let g = HALF;
-        let b = HALF;
-        for (let x = 0; x < n; x++, p += 3) {
-          const w = weights[w0 + x];
-          r += rgb[p] * w;
-          g += rgb[p + 1] * w;
-          b += rgb[p + 2] * w;
-        }
-        const o = outRow + xx * 3;
-        out[o] = clip8(r);
-        out[o + 1] = clip8(g);
-        out[o + 2] = clip8(b);
-      }
+    for (let y = 0; y < rows; y += ROWS_PER_SLICE) {
+      if (y > 0) await yieldToEventLoop();
+      horizontalRows(rgb, width, out, toWidth, tx, firstRow, y, Math.min(rows, y + ROWS_PER_SLICE));
     }
     src = out;
     rowOffset = firstRow;
   }
   if (!ty) return src;
-  // Vertical pass, row by row (sequential memory).
   const rowLength = (tx ? toWidth : width) * 3;
   const out = new Uint8Array(rowLength * toHeight);
   const acc = new Float64Array(rowLength);
-  for (let yy = 0; yy < toHeight; yy++) {
-    const y0 = ty.first[yy] - rowOffset;
-    const n = ty.count[yy];
-    const w0 = yy * ty.size;
-    acc.fill(HALF);
-    for (let y = 0; y < n; y++) {
-      const weight = ty.weights[w0 + y];
-      const row = (y0 + y) * rowLength;
-      for (let x = 0; x < rowLength; x++) acc[x] += src[row + x] * weight;
-    }
-    const o = yy * rowLength;
-    for (let x = 0; x < rowLength; x++) out[o + x] = clip8(acc[x]);
+  for (let yy = 0; yy < toHeight; yy += ROWS_PER_SLICE) {
+    if (yy > 0) await yieldToEventLoop();
+    verticalRows(src, rowLength, out, acc, ty, rowOffset, yy, Math.min(toHeight, yy + ROWS_PER_SLICE));
   }
   return out;
 }

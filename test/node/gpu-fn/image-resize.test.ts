@@ -24,8 +24,8 @@ const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"));
 describe("PIL-exact Lanczos resize of input images", () => {
   it.each(fixture.cases.map((c) => [`${c.from.join("x")} -> ${c.to.join("x")}`, c] as const))(
     "%s matches Pillow byte for byte",
-    (_, c) => {
-      const out = resizeLanczosPil(bytes(c.input), c.from[0], c.from[1], c.to[0], c.to[1]);
+    async (_, c) => {
+      const out = await resizeLanczosPil(bytes(c.input), c.from[0], c.from[1], c.to[0], c.to[1]);
       const expected = bytes(c.output);
       expect(out.length).toBe(expected.length);
       const differing = out.reduce((n, v, i) => n + (v === expected[i] ? 0 : 1), 0);
