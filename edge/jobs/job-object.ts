@@ -88,6 +88,8 @@ export class JobObject extends DurableObject<Env> {
   #inflight: AbortController | null = null;
   #steps: number[] = [];
   #stepsWrittenAt = 0;
+  /** Set while the finished job is being billed: a cancel arriving then is too late (it would not be kept). */
+  #billing = false;
 
   async #load(): Promise<JobState | null> {
     const state = (await this.ctx.storage.get<JobState>("job")) ?? null;
@@ -190,7 +192,7 @@ export class JobObject extends DurableObject<Env> {
   /** Cancels a job that has not finished; an image that already exists stays cached but is not billed. */
   async cancel(): Promise<JobState | null> {
     const state = await this.#load();
-    if (!state || TERMINAL.includes(state.status)) return state;
+    if (!state || TERMINAL.includes(state.status) || this.#billing) return state;
     state.status = "cancelled";
     state.completedAt = Date.now();
     state.runAt = null;
@@ -264,7 +266,12 @@ export class JobObject extends DurableObject<Env> {
     const latest = await this.#load();
     if (!latest || latest.status === "cancelled") return;
     if (failures.length === 0) {
-      await this.#bill(state);
+      this.#billing = true;
+      try {
+        await this.#bill(state);
+      } finally {
+        this.#billing = false;
+      }
       return;
     }
     const fatal = failures.find((f) => f.status !== 503);
