@@ -17,6 +17,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { insertLedgerRow, ledgerRows } from "../accounts/ledger";
 import type { Principal } from "../accounts/store";
+import { flightConcurrency, mapLimited } from "../generation/concurrency";
 import { type PlannedImage, servedBase } from "../generation/plan";
 import type { FlightOutcome } from "../objects/generation";
 import { encodeFlightStreamRequest, readFlightEvents } from "../streaming/flight-events";
@@ -247,18 +248,16 @@ export class JobObject extends DurableObject<Env> {
     this.#steps = state.spec.images.map((image, i) => (state.served[i] ? servedBase(image).steps : 0));
     await this.#recordStep(0, 0, true);
     try {
-      await Promise.all(
-        state.spec.images.map(async (image, i) => {
-          if (state.served[i]) return;
-          const job = pixels ? { ...image, job: { ...image.job, initPixels: pixels } } : image;
-          const outcome = await this.#resolve(job, i, inflight.signal);
-          if ("served" in outcome) {
-            state.served[i] = outcome.served;
-            await this.#recordStep(i, outcome.served.steps, true);
-            this.#event(state, "image", { index: i });
-          } else failures.push(outcome);
-        }),
-      );
+      await mapLimited(state.spec.images, flightConcurrency(state.spec.images), async (image, i) => {
+        if (state.served[i] || inflight.signal.aborted) return;
+        const job = pixels ? { ...image, job: { ...image.job, initPixels: pixels } } : image;
+        const outcome = await this.#resolve(job, i, inflight.signal);
+        if ("served" in outcome) {
+          state.served[i] = outcome.served;
+          await this.#recordStep(i, outcome.served.steps, true);
+          this.#event(state, "image", { index: i });
+        } else failures.push(outcome);
+      });
     } finally {
       if (this.#inflight === inflight) this.#inflight = null;
     }

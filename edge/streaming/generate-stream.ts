@@ -12,6 +12,7 @@ import type { GenerationRequest } from "../../shared/api";
 import type { ErrorEnvelope } from "../../shared/errors";
 import { publicOrigin, readConfig } from "../config";
 import { imageCacheStatus } from "../generation/cache-status";
+import { flightConcurrency, mapLimited } from "../generation/concurrency";
 import { type GenerationPlan, type PlannedImage, servedBase } from "../generation/plan";
 import { meteringFailure } from "../middleware/metering";
 import type { FlightOutcome } from "../objects/generation";
@@ -167,7 +168,7 @@ export function streamGeneration(
   async function run(): Promise<void> {
     const keepalive = setInterval(() => void write(SSE_KEEPALIVE, false).catch(() => {}), KEEPALIVE_MS);
     try {
-      const results = await Promise.all(plan.images.map((image, i) => resolve(image, i)));
+      const results = await mapLimited(plan.images, flightConcurrency(plan.images), resolve);
       const served = results.map((r) => r.served);
       const completed = results.map(({ served: s, bytes }, i) =>
         sseEvent({

@@ -16,6 +16,7 @@ import { errorEnvelopeSchema } from "../../../shared/errors";
 import { publicOrigin, readConfig } from "../../config";
 import { ApiError } from "../../errors";
 import { cacheStatus } from "../../generation/cache-status";
+import { flightConcurrency, mapLimited } from "../../generation/concurrency";
 import { type GenerationPlan, type PlannedImage, planGeneration, servedBase } from "../../generation/plan";
 import { createJob, parsePrefer } from "../../jobs/create";
 import { jsonBody } from "../../middleware/json-body";
@@ -153,7 +154,9 @@ export async function answerPlan(
 ) {
   const config = readConfig(c.env);
   const wantBytes = body.response_format === "b64_json";
-  const results = await Promise.all(plan.images.map((image) => resolveImage(c.env, image, wantBytes)));
+  const results = await mapLimited(plan.images, flightConcurrency(plan.images), (image) =>
+    resolveImage(c.env, image, wantBytes),
+  );
 
   const served = results.map((r) => r.served);
   c.var.servedImages.push(...served);
