@@ -133,17 +133,18 @@ function verticalRows(
 }
 
 /**
- * PIL's Lanczos resize of RGB8 pixels (row-major, no padding). It runs on the GPU function's main thread, so it
+ * PIL's Lanczos resize of RGB8 pixels (row-major, no padding); a same-size input is returned untouched. It runs on the GPU function's main thread, so it
  * works in slices of ROWS_PER_SLICE rows and yields between them: heartbeats, step events and other requests
  * keep flowing meanwhile. (The loops live in plain functions: V8 optimises them there, not inside an async one.)
  */
-export async function resizeLanczosPil(
+export async function resizeInitImage(
   rgb: Uint8Array,
   width: number,
   height: number,
   toWidth: number,
   toHeight: number,
 ): Promise<Uint8Array> {
+  if (width === toWidth && height === toHeight) return rgb;
   const tx = toWidth !== width ? taps(width, toWidth) : null;
   const ty = toHeight !== height ? taps(height, toHeight) : null;
   // Horizontal pass, over the input rows the vertical pass uses only.
@@ -170,15 +171,4 @@ export async function resizeLanczosPil(
     verticalRows(src, rowLength, out, acc, ty, rowOffset, yy, Math.min(toHeight, yy + ROWS_PER_SLICE));
   }
   return out;
-}
-
-export async function resizeInitImage(
-  rgb: Uint8Array,
-  width: number,
-  height: number,
-  toWidth: number,
-  toHeight: number,
-): Promise<Uint8Array> {
-  if (width === toWidth && height === toHeight) return rgb;
-  return resizeLanczosPil(rgb, width, height, toWidth, toHeight);
 }

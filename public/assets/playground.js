@@ -202,11 +202,15 @@ async function readEventStream(res, onPartial, onProgress) {
 // ---- progress
 /** "step k/N, " while a stream reports denoising steps; empty for a plain call (no progress to report). */
 let liveStep = "";
+/** Redraws the status line of the request in progress (null when none runs). */
+let redrawStatus = null;
 
 function showStep(event) {
   liveStep = `step ${event.step}/${event.total}, `;
   ui.progress.max = event.total;
   ui.progress.value = event.step;
+  // At once, not at the next tick: a small image can finish all its steps within one tick.
+  redrawStatus?.();
 }
 
 function startProgress(body) {
@@ -224,8 +228,10 @@ function startProgress(body) {
   };
   tick();
   const timer = setInterval(tick, 200);
+  redrawStatus = tick;
   return () => {
     clearInterval(timer);
+    redrawStatus = null;
     ui.progress.hidden = true;
   };
 }
@@ -419,17 +425,23 @@ function generationSnippets(body) {
       `const result = await client.images.generate(${JSON.stringify(body, null, 2)});`,
       "console.log(result.data);",
     ].join("\n"),
-    python: [
-      "import os",
-      "from openai import OpenAI",
-      "",
-      `client = OpenAI(base_url=${JSON.stringify(base)}, api_key=os.environ["ZI_API_KEY"])`,
-      "result = client.images.generate(",
-      ...pythonArgs(body),
-      ")",
-      "print(result.data)",
-    ].join("\n"),
+    python: pythonSnippet(base, "generate", [], body),
   };
+}
+
+/** openai-python: `client.images.<method>(...)` with `first` argument lines, then the body's. */
+function pythonSnippet(base, method, first, body) {
+  return [
+    "import os",
+    "from openai import OpenAI",
+    "",
+    `client = OpenAI(base_url=${JSON.stringify(base)}, api_key=os.environ["ZI_API_KEY"])`,
+    `result = client.images.${method}(`,
+    ...first,
+    ...pythonArgs(body),
+    ")",
+    "print(result.data)",
+  ].join("\n");
 }
 
 function editSnippets(body, imageName) {
@@ -456,17 +468,7 @@ function editSnippets(body, imageName) {
       "});",
       "console.log(result.data);",
     ].join("\n"),
-    python: [
-      "import os",
-      "from openai import OpenAI",
-      "",
-      `client = OpenAI(base_url=${JSON.stringify(base)}, api_key=os.environ["ZI_API_KEY"])`,
-      "result = client.images.edit(",
-      `    image=open(${JSON.stringify(imageName)}, "rb"),`,
-      ...pythonArgs(body),
-      ")",
-      "print(result.data)",
-    ].join("\n"),
+    python: pythonSnippet(base, "edit", [`    image=open(${JSON.stringify(imageName)}, "rb"),`], body),
   };
 }
 

@@ -5,7 +5,7 @@
  *   npx tsx test/bench/resize.ts
  */
 import sharp from "sharp";
-import { resizeLanczosPil } from "../../gpu-fn/pipeline/image-resize";
+import { resizeInitImage } from "../../gpu-fn/pipeline/image-resize";
 
 const SHAPES = [
   [2048, 2048, 1024, 1024],
@@ -23,7 +23,7 @@ const mean = async (run: () => unknown) => {
 for (const [w, h, tw, th] of SHAPES) {
   const rgb = new Uint8Array(w * h * 3);
   for (let i = 0; i < rgb.length; i++) rgb[i] = Math.imul(i, 2654435761) >>> 24;
-  const exact = await mean(() => resizeLanczosPil(rgb, w, h, tw, th));
+  const exact = await mean(() => resizeInitImage(rgb, w, h, tw, th));
   // The longest the event loop waits meanwhile (the resize yields between slices of rows).
   let longest = 0;
   let last = performance.now();
@@ -31,7 +31,7 @@ for (const [w, h, tw, th] of SHAPES) {
     longest = Math.max(longest, performance.now() - last);
     last = performance.now();
   }, 1);
-  await resizeLanczosPil(rgb, w, h, tw, th);
+  await resizeInitImage(rgb, w, h, tw, th);
   clearInterval(probe);
   const viaSharp = await mean(() =>
     sharp(rgb, { raw: { width: w, height: h, channels: 3 } })

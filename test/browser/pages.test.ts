@@ -221,13 +221,25 @@ describe("/playground", () => {
     await page.getByLabel("Prompt", { exact: true }).fill(`${prompt}, restyled`);
     await page.getByRole("spinbutton", { name: "Strength" }).fill("0.5");
     await page.getByRole("spinbutton", { name: "Seed" }).fill("3");
+    // Every status line shown while it runs (a 64x64 edit can finish between two polls of the page).
+    await page.evaluate(() => {
+      const w = window as unknown as { statusLines: string[] };
+      w.statusLines = [];
+      const status = document.getElementById("status") as HTMLElement;
+      new MutationObserver(() => w.statusLines.push(status.textContent ?? "")).observe(status, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
     const sent = page.waitForRequest(`${origin}/v1/images/edits`);
     await page.getByRole("button", { name: "Generate" }).click();
     const request = await sent;
     expect(request.headers()["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
-    // 8 steps at strength 0.5 run the last 4: the stream's progress counts those.
-    await page.waitForFunction(() => /step \d\/4/.test(document.querySelector("#status")?.textContent ?? ""));
     expect(await result(page)).toEqual({ width: 64, height: 64, cache: "MISS" });
+    // 8 steps at strength 0.5 run the last 4: the stream's progress counts those.
+    const lines = await page.evaluate(() => (window as unknown as { statusLines: string[] }).statusLines);
+    expect(lines.some((line) => /step [1-4]\/4,/.test(line))).toBe(true);
     // The strength reached the server: billed for the 4 steps that ran, at the image's 64x64.
     const billed =
       E2E_PLAN.image_base_micros + Math.ceil((64 * 64 * 4 * E2E_PLAN.megapixel_step_micros) / 1e6);
