@@ -13,6 +13,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../infra/dev/start-stack";
 import { E2E_PLAN, type E2EStack, startE2EStack } from "../e2e/fixture";
+import { awayFromMinuteBoundary } from "../support/minute-window";
 import { hasHorizontalScroll, launchChromium, screenshot } from "./browser";
 
 const run = promisify(execFile);
@@ -309,6 +310,8 @@ describe("/playground", () => {
   it("counts a 429's Retry-After down and keeps Generate disabled meanwhile", async () => {
     await stack.admin.putPlan("browser-tight", { ...E2E_PLAN, name: "Tight", requests_per_minute: 1 });
     const tight = await stack.newAccount("browser-tight");
+    // Both requests inside one minute window: across a boundary the sliding window can admit the second one.
+    await awayFromMinuteBoundary(20_000);
     const { page } = await open("/playground");
     // The first request uses the minute's one request (a cache hit of the first test's image).
     await fillPlayground(page, { key: tight.apiKey, prompt, size: "256x256", seed: 7 });

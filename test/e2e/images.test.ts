@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../infra/dev/start-stack";
 import { signRequest } from "../../shared/hmac";
 import { INFER_PATH } from "../../shared/protocol";
+import { awayFromMinuteBoundary } from "../support/minute-window";
 import { E2E_PLAN, type E2EStack, startE2EStack } from "./fixture";
 
 const run = promisify(execFile);
@@ -324,6 +325,7 @@ describe("images through the official openai client", () => {
   it("answers over the plan's request limit with 429 and rate-limit headers", async () => {
     await stack.admin.putPlan("e2e-tiny", { ...E2E_PLAN, name: "E2E tiny", requests_per_minute: 2 });
     const { apiKey } = await stack.newAccount("e2e-tiny");
+    await awayFromMinuteBoundary(15_000);
     const call = () =>
       fetch(`${stack.urls.edge}/v1/models`, { headers: { authorization: `Bearer ${apiKey}` } });
 

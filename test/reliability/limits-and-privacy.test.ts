@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlanInput } from "../../infra/dev/admin-client";
 import { cacheKey } from "../../shared/cache-key";
 import { E2E_PLAN, type E2EStack, startE2EStack } from "../e2e/fixture";
+import { awayFromMinuteBoundary } from "../support/minute-window";
 
 let stack: E2EStack;
 
@@ -68,11 +69,7 @@ const DEV_RELOAD = /^503 not-json: Your worker restarted/;
 
 async function burst(plan: string, identical: boolean): Promise<Record<string, number>> {
   const { apiKey } = await stack.newAccount(plan);
-  // The sliding window weighs the previous minute: a burst straddling a minute boundary may admit one more
-  // (documented in docs/reliability.md). Start with >= 15 s left in the minute.
-  if (plan === "rpm-10" && Date.now() % 60_000 > 45_000) {
-    await new Promise((resolve) => setTimeout(resolve, 60_000 - (Date.now() % 60_000) + 100));
-  }
+  if (plan === "rpm-10") await awayFromMinuteBoundary(15_000);
   const tag = crypto.randomUUID();
   const outcomes = await Promise.all(
     Array.from({ length: BURST }, (_, i) =>

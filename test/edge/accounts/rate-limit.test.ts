@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { awayFromMinuteBoundary } from "../../support/minute-window";
 import { admin, generate, installGpu, newCustomer, readError } from "./support";
 
 afterEach(() => {
@@ -82,6 +83,7 @@ describe("per-key request rate limit (sliding window, real Redis)", () => {
   it("a plan change applies to the next request without a deploy", async () => {
     installGpu();
     const { key, accountId } = await newCustomer({ requests_per_minute: 1 });
+    await awayFromMinuteBoundary(10_000);
     const body = { prompt: `owl ${crypto.randomUUID()}`, size: "64x64", seed: 1 };
     expect((await generate(key, body)).status).toBe(200);
     expect((await generate(key, body)).status).toBe(429);
