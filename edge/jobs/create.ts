@@ -40,13 +40,21 @@ function unavailable(code: string, err: unknown): ApiError {
 
 export async function createJob(
   c: Context<AppEnv>,
-  body: Pick<GenerationRequest, "webhook_url" | "webhook_events" | "output_format">,
+  body: Pick<GenerationRequest, "webhook_url" | "webhook_events" | "output_format" | "response_format">,
   plan: GenerationPlan,
   waitS: number,
 ): Promise<Response> {
   const principal = c.get("principal");
   if (!principal) {
     throw new ApiError("invalid_request_error", "Async jobs need an API key", { code: "jobs_unavailable" });
+  }
+  // A job's result (and its webhook payload) holds image URLs: base64 images would not fit a job's state.
+  if (body.response_format === "b64_json") {
+    throw new ApiError(
+      "invalid_request_error",
+      "response_format b64_json is not available for async jobs: a job's result holds image URLs (fetch them), or call synchronously for base64",
+      { param: "response_format", code: "unsupported_value" },
+    );
   }
   // The request's webhook_url, else the account's default endpoint (PUT /v1/webhooks/endpoint), else none.
   let webhook: WebhookTarget | null = null;

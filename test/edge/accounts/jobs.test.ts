@@ -140,6 +140,22 @@ describe("async jobs", () => {
     expect(events.at(-1)?.event).toBe("job.succeeded");
   });
 
+  it("refuses response_format b64_json for a job (its result holds URLs) with a clear 400, creating nothing", async () => {
+    installGpu();
+    const { key } = await newCustomer();
+    const res = await generate(
+      key,
+      { prompt: `b64 job ${crypto.randomUUID()}`, size: "64x64", response_format: "b64_json" },
+      async,
+    );
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string; code: string } }).error).toMatchObject({
+      param: "response_format",
+      code: "unsupported_value",
+    });
+    expect(((await (await get(key, "/v1/jobs")).json()) as { data: unknown[] }).data).toHaveLength(0);
+  });
+
   it("Prefer: wait=N holds the answer until the job is done (200 with the result)", async () => {
     installGpu();
     const { key } = await newCustomer();
