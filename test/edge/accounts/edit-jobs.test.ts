@@ -4,9 +4,10 @@
  * unchanged from the alarm, and are deleted when the job succeeds, fails or is cancelled; billing and the
  * signed webhook are the generations machinery, with the steps an edit runs.
  */
-import { env } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { JOB_RETENTION_MS, type JobState } from "../../../edge/jobs/job-object";
 import { jobSchema } from "../../../edge/openapi/schemas";
 import { holdGpu, installGpuAndReceiver, type Job, secretOf, jobUntil as until } from "./jobs-support";
 import { call, edit, installGpu, ledgerRows, newCustomer, readError } from "./support";
@@ -142,6 +143,30 @@ describe("edit jobs", () => {
     const failed = await until(key, id, (j) => j.status === "failed");
     expect(failed.error).toMatchObject({ type: "server_error", code: "job_input_missing" });
     expect(await ledgerRows(accountId)).toHaveLength(0);
+  });
+
+  it("at the end of its retention the job and any input it still holds are deleted", async () => {
+    const gpu = installGpu();
+    // A GPU outage keeps the job queued (retrying), so its input is still stored when retention runs out.
+    gpu
+      .always("gpu-a.test", { kind: "status", status: 503, retryAfter: "30" })
+      .always("gpu-b.test", { kind: "status", status: 503, retryAfter: "30" });
+    const { key } = await newCustomer();
+    const res = await edit(key, { prompt: `retention ${crypto.randomUUID()}` }, { prefer: "respond-async" });
+    const { id } = (await res.json()) as Job;
+    await until(key, id, (j) => j.status === "queued" && j.attempts >= 1);
+    expect(await storedInput(id)).not.toBeNull();
+    // Age the job past its retention, then run its alarm as the platform would.
+    const stub = jobObject(id);
+    await runInDurableObject(stub, async (_instance, state) => {
+      const job = (await state.storage.get("job")) as JobState;
+      job.spec.createdAt -= JOB_RETENTION_MS;
+      await state.storage.put("job", job);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await storedInput(id)).toBeNull();
+    expect((await call(`/v1/jobs/${id}`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(404);
+    expect(await stub.get()).toBeNull();
   });
 
   it("refuses stream: true with a webhook_url (400), creating nothing", async () => {
