@@ -73,9 +73,17 @@ export async function createJob(
   const stub = c.env.JOBS.get(c.env.JOBS.idFromName(id));
   try {
     await c.env.DB.prepare(
-      "INSERT INTO jobs (id, account_id, key_id, status, created_at, updated_at, expires_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+      "INSERT INTO jobs (id, account_id, key_id, status, operation, created_at, updated_at, expires_at) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
     )
-      .bind(id, principal.accountId, principal.keyId, now, now, now + JOB_RETENTION_MS)
+      .bind(
+        id,
+        principal.accountId,
+        principal.keyId,
+        input ? "image_edit" : "image_generation",
+        now,
+        now,
+        now + JOB_RETENTION_MS,
+      )
       .run();
     state = await stub.create({
       id,

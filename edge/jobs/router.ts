@@ -44,7 +44,7 @@ export function mountJobRoutes(app: Hono<AppEnv>): void {
         });
     }
     const { results } = await c.env.DB.prepare(
-      `SELECT id, status, created_at, updated_at FROM jobs WHERE account_id = ? AND expires_at > ?
+      `SELECT id, status, operation, created_at, updated_at FROM jobs WHERE account_id = ? AND expires_at > ?
        ${cursor ? "AND (created_at < ? OR (created_at = ? AND id < ?))" : ""}
        ORDER BY created_at DESC, id DESC LIMIT ?`,
     )
@@ -53,13 +53,14 @@ export function mountJobRoutes(app: Hono<AppEnv>): void {
         ...(cursor ? [cursor.created_at, cursor.created_at, cursor.id] : []),
         limit + 1,
       )
-      .all<{ id: string; status: string; created_at: number; updated_at: number }>();
+      .all<{ id: string; status: string; operation: string; created_at: number; updated_at: number }>();
     const page = results.slice(0, limit);
     return c.json({
       object: "list",
       data: page.map((r) => ({
         id: r.id,
         object: "job",
+        operation: r.operation,
         status: r.status,
         created_at: Math.floor(r.created_at / 1000),
       })),

@@ -152,6 +152,7 @@ export const jobListSchema = z
       z.object({
         id: z.string(),
         object: z.literal("job"),
+        operation: jobSchema.shape.operation,
         status: jobSchema.shape.status,
         created_at: unixS,
       }),

@@ -73,6 +73,11 @@ describe("edit jobs", () => {
     });
     expect(await storedInput(created.id)).toBeNull();
 
+    // Listed as an edit, without opening the job.
+    const list = (await (await call("/v1/jobs", { headers: { authorization: `Bearer ${key}` } })).json()) as {
+      data: { id: string; operation: string }[];
+    };
+    expect(list.data.find((j) => j.id === created.id)?.operation).toBe("image_edit");
     // The job made the images the synchronous edit would have: the same request is now a cache hit.
     const again = await edit(key, fields);
     expect(again.headers.get("x-cache")).toBe("HIT");
