@@ -51,8 +51,8 @@ export default defineConfig({
     globalSetup: ["./infra/upstash-bridge/vitest-global-setup.ts"],
     setupFiles: ["./test/edge/accounts/apply-migrations.ts"],
     testTimeout: 30_000,
-    // One Worker and its storage for every test file, instead of a fresh one per file (~80 s of setup on two
-    // cores): the tests already make their own ids (plans, accounts, keys, prompts), so none needs an empty state.
-    isolate: false,
+    // Each file keeps its own Worker and storage (the default). Sharing one (isolate: false) saved ~80 s, but
+    // state leaks across files: GPU circuit breakers opened by one file's outage tests, alarms of its jobs still
+    // running, made another file's first requests 503 in one file order.
   },
 });
