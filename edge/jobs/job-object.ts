@@ -98,6 +98,25 @@ export class JobObject extends DurableObject<Env> {
     return state;
   }
 
+  /**
+   * Deletes an ended job's input. Best effort: the job has ended either way (a failed delete is logged, and the
+   * retention alarm deletes again, where a failure makes the platform retry the alarm).
+   */
+  async #dropInput(state: JobState): Promise<void> {
+    try {
+      await deleteJobInput(this.env, state.spec.input);
+    } catch (err) {
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "job_input_delete_failed",
+          job: state.spec.id,
+          error: String(err),
+        }),
+      );
+    }
+  }
+
   /** Writes the job (without `steps`, which has its own key). */
   async #put(state: JobState): Promise<void> {
     const { steps: _steps, ...job } = state;
@@ -201,7 +220,7 @@ export class JobObject extends DurableObject<Env> {
     this.#inflight?.abort();
     this.#event(state, "cancelled");
     await this.#save(state);
-    await deleteJobInput(this.env, state.spec.input);
+    await this.#dropInput(state);
     await this.#schedule(state);
     return state;
   }
@@ -231,8 +250,25 @@ export class JobObject extends DurableObject<Env> {
     this.#event(state, "running", { attempt: state.attempts });
     await this.#save(state);
 
-    const pixels = state.spec.input ? await readJobInput(this.env, state.spec.input) : null;
-    if (state.spec.input && !pixels) {
+    const failures: Failure[] = [];
+    let pixels: Uint8Array | null = null;
+    let inputUnreadable = false;
+    if (state.spec.input) {
+      try {
+        pixels = await readJobInput(this.env, state.spec.input);
+      } catch (err) {
+        // R2 failing is transient: the job goes back to queued and retries with the usual backoff.
+        inputUnreadable = true;
+        failures.push({
+          ok: false,
+          status: 503,
+          retryAfterS: 1,
+          message: `The job's input image could not be read; retrying (${String(err)})`,
+          code: "job_input_unavailable",
+        });
+      }
+    }
+    if (state.spec.input && !pixels && !inputUnreadable) {
       // Not transient: the input is deleted only once the job is terminal, so a retry cannot bring it back.
       await this.#fail(state, {
         message: "The job's input image is no longer stored",
@@ -242,14 +278,13 @@ export class JobObject extends DurableObject<Env> {
       });
       return;
     }
-    const failures: Failure[] = [];
     const inflight = new AbortController();
     this.#inflight = inflight;
     this.#steps = state.spec.images.map((image, i) => (state.served[i] ? servedBase(image).steps : 0));
     await this.#recordStep(0, 0, true);
     try {
       await mapLimited(state.spec.images, flightConcurrency(state.spec.images), async (image, i) => {
-        if (state.served[i] || inflight.signal.aborted) return;
+        if (state.served[i] || inflight.signal.aborted || inputUnreadable) return;
         const job = pixels ? { ...image, job: { ...image.job, initPixels: pixels } } : image;
         const outcome = await this.#resolve(job, i, inflight.signal);
         if ("served" in outcome) {
@@ -305,7 +340,7 @@ export class JobObject extends DurableObject<Env> {
     state.runAt = null;
     this.#event(state, "failed", { error });
     await this.#save(state);
-    await deleteJobInput(this.env, state.spec.input);
+    await this.#dropInput(state);
   }
 
   async #resolve(
@@ -350,6 +385,6 @@ export class JobObject extends DurableObject<Env> {
     state.runAt = null;
     this.#event(state, "succeeded");
     await this.#save(state);
-    await deleteJobInput(this.env, state.spec.input);
+    await this.#dropInput(state);
   }
 }

@@ -150,6 +150,24 @@ describe("edit jobs", () => {
     expect(await ledgerRows(accountId)).toHaveLength(0);
   });
 
+  it("retries, still queued, while R2 cannot read its input, then succeeds once it can", async () => {
+    installGpu();
+    const { key, accountId } = await newCustomer();
+    const realGet = env.IMAGES.get.bind(env.IMAGES);
+    const get = vi.spyOn(env.IMAGES, "get").mockImplementation(((k: string, options?: R2GetOptions) => {
+      if (k.startsWith("job-inputs/")) return Promise.reject(new Error("R2 unavailable"));
+      return realGet(k, options);
+    }) as typeof env.IMAGES.get);
+    const res = await edit(key, { prompt: `r2 down ${crypto.randomUUID()}` }, { prefer: "respond-async" });
+    const { id } = (await res.json()) as Job;
+    const waiting = await until(key, id, (j) => j.attempts >= 1 && j.status === "queued");
+    expect(waiting.error).toMatchObject({ type: "service_unavailable", code: "job_input_unavailable" });
+    get.mockRestore();
+    await until(key, id, (j) => j.status === "succeeded");
+    expect(await ledgerRows(accountId)).toHaveLength(1);
+    expect(await storedInput(id)).toBeNull();
+  });
+
   it("at the end of its retention the job and any input it still holds are deleted", async () => {
     const gpu = installGpu();
     // A GPU outage keeps the job queued (retrying), so its input is still stored when retention runs out.
