@@ -1,29 +1,19 @@
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import type { Target } from "../../../gpu-fn/model/builders/types";
-import { buildVaeDecoder, parseVaeConfig, type VaeConfig } from "../../../gpu-fn/model/builders/vae-decoder";
-import { MappedWeightSource, openSafetensors, SafetensorsFile } from "../../../gpu-fn/model/safetensors";
+import { buildVaeDecoder, type VaeConfig } from "../../../gpu-fn/model/builders/vae-decoder";
+import { SafetensorsFile } from "../../../gpu-fn/model/safetensors";
 import { excess } from "./allclose";
 import { useTempDirs } from "./temp-dirs";
+import { baseConfig, buildTinyVae, TINY } from "./tiny-vae";
 
-const TINY = resolve("test/fixtures/golden/tiny-a");
-const VAE = join(TINY, "checkpoint/vae");
 const tmp = useTempDirs();
-const baseConfig = parseVaeConfig(JSON.parse(readFileSync(join(VAE, "config.json"), "utf8")));
 
-async function build(target: Target, config: VaeConfig = baseConfig) {
-  const outDir = tmp(`vae-${target}-`);
-  const set = openSafetensors(VAE);
-  try {
-    const built = await buildVaeDecoder({ weights: MappedWeightSource.fromSet(set), config, target, outDir });
-    return { ...built, path: join(outDir, built.file) };
-  } finally {
-    set.close();
-  }
-}
+const build = (target: Target, config: VaeConfig = baseConfig) =>
+  buildTinyVae(buildVaeDecoder, tmp(`vae-${target}-`), target, config);
 
 function goldenCase(name: string) {
   const f = SafetensorsFile.open(join(TINY, `cases/${name}.safetensors`));
