@@ -9,7 +9,7 @@ import { normalizeInputImage } from "../../edge/images-input";
 import type { CanonicalImageRequest } from "../../shared/cache-key";
 import { privateCacheKey } from "../../shared/private-cache-key";
 import { EDIT_FIXTURES } from "../fixtures/edits/fixtures";
-import { ORIGIN, readError, readJson, TEST_REVISION, uniquePrompt } from "./support/api";
+import { ORIGIN, readError, readJson, testImageRequest, uniquePrompt } from "./support/api";
 import { healthyFakeGpu } from "./support/fake-gpu";
 
 afterEach(() => vi.restoreAllMocks());
@@ -86,16 +86,7 @@ describe("POST /v1/images/edits", () => {
 
     const input = await normalizeInputImage(fixture("rgb.png"));
     const canonical: CanonicalImageRequest = {
-      modelRevision: TEST_REVISION,
-      prompt,
-      negativePrompt: "",
-      width: 64,
-      height: 64,
-      steps: 8,
-      guidanceScale: 0,
-      seed: 5,
-      outputFormat: "png",
-      outputQuality: null,
+      ...testImageRequest(prompt, 5),
       init: { imageHash: input.hash, strength: 0.6 },
     };
     const key = await privateCacheKey(canonical, { secret: env.CACHE_KEY_SECRET });
